@@ -1,0 +1,741 @@
+"""`ecospec build`: every landing page rendered from blocks and live data, written atomically and
+incrementally, with a manifest of what each page read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateError
+from markupsafe import Markup
+
+from generator.blocks import Block, BlockLibrary, ParamSpec
+from generator.errors import BuildError
+from generator.matching import matches
+from generator.model import Landing, Spec
+from generator.render import render_text, sandbox
+from generator.sitedata import DataSource, Reads, SiteData, describe
+
+MANIFEST = ".ecospec-manifest.json"
+TEMPLATES = Path(__file__).parent / "templates"
+PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Page:
+    path: str  # the URL path: /complexes/severnaia-gavan/
+    landing: str
+    item: dict[str, Any] | None
+    html: bytes = b""
+    reads: Reads = field(default_factory=Reads)
+    inputs: str = ""  # hash of everything the page was made from
+    scripts: list[str] = field(default_factory=list)
+
+    @property
+    def file(self) -> str:
+        """Where the page goes in the output folder."""
+        rel = self.path.lstrip("/")
+        if rel == "" or rel.endswith("/"):
+            return rel + "index.html"
+        return rel
+
+
+@dataclass
+class BuildReport:
+    pages: int = 0
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    changed_urls: list[str] = field(default_factory=list)
+
+
+def _digest(*parts: Any) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode())
+    return h.hexdigest()
+
+
+class SiteBuilder:
+    def __init__(
+        self, spec: Spec, library: BlockLibrary, source: DataSource, project: Path
+    ) -> None:
+        self.spec = spec
+        self.library = library
+        self.data = SiteData(spec, source)
+        self.project = project
+        self.env = sandbox()
+        self.page_template = _compiled_template(
+            (TEMPLATES / "page.html.j2").read_text(encoding="utf-8")
+        )
+        self.block_templates: dict[str, Any] = {}
+        self.assets: dict[str, bytes] = {}
+        self.css_url = ""
+        self.script_urls: dict[str, str] = {}
+        self.prefetched: dict[str, list[dict[str, Any]]] = {}
+        self.hashed = True  # asset names carry their content's hash (off in `ecospec dev`)
+
+    # assets -------------------------------------------------------------------------------------
+
+    def used_blocks(self) -> list[Block]:
+        names = sorted(
+            {next(iter(b)) for landing in self.spec.landings.values() for b in landing.blocks}
+        )
+        found = []
+        for name in names:
+            block = self.library.get(name)
+            if block is None:
+                raise BuildError(f"no block named '{name}' (in blocks/ or the built-in ones)")
+            found.append(block)
+        return found
+
+    def prepare_assets(self) -> None:
+        blocks = self.used_blocks()
+        css = (TEMPLATES / "base.css").read_text(encoding="utf-8")
+        css += "".join(f"\n/* {b.name} */\n{b.css}" for b in blocks if b.css)
+        data = css.encode()
+        stamp = f".{hashlib.sha256(data).hexdigest()[:10]}" if self.hashed else ""
+        name = f"assets/site{stamp}.css"
+        self.assets[name] = data
+        self.css_url = "/" + name
+        scripts = {b.name: b.script for b in blocks if b.script}
+        form_js = (TEMPLATES / "form.js").read_text(encoding="utf-8")
+        scripts["_form"] = form_js
+        for block_name, script in sorted(scripts.items()):
+            payload = script.encode()
+            stamp = f".{hashlib.sha256(payload).hexdigest()[:10]}" if self.hashed else ""
+            path = f"assets/{block_name.strip('_')}{stamp}.js"
+            self.assets[path] = payload
+            self.script_urls[block_name] = "/" + path
+        for block in blocks:
+            self.block_templates[block.name] = _compiled_template(block.template)
+
+    # pages --------------------------------------------------------------------------------------
+
+    async def plan(self, landings: set[str] | None = None) -> list[Page]:
+        pages: list[Page] = []
+        for name, landing in sorted(self.spec.landings.items()):
+            if landings is not None and name not in landings:
+                continue
+            if landing.for_each is None:
+                pages.append(Page(landing.path, name, None))
+                continue
+            q = landing.for_each
+            reads = Reads()
+            for item in await self.data.records(q.entity, q.where, q.order_by, q.limit, reads):
+                pages.append(Page(self.page_path(landing, item), name, item))
+        seen: dict[str, str] = {}
+        for page in pages:
+            if page.path in seen:
+                raise BuildError(
+                    f"landings '{seen[page.path]}' and '{page.landing}' both make the page {page.path}"
+                )
+            seen[page.path] = page.landing
+        return pages
+
+    @staticmethod
+    def page_path(landing: Landing, item: dict[str, Any]) -> str:
+        def value(match: re.Match[str]) -> str:
+            found = item.get(match.group(1))
+            if found is None or found == "":
+                raise BuildError(
+                    f"{landing.path}: the record {item.get('id')} has no {match.group(1)}"
+                )
+            return str(found)
+
+        return PLACEHOLDER_RE.sub(value, landing.path)
+
+    def context(self, page: Page) -> dict[str, Any]:
+        landing = self.spec.landings[page.landing]
+        return {
+            "item": page.item,
+            "site": {
+                "title": self.spec.title or self.spec.ecosystem,
+                "base_url": self.spec.site.base_url.rstrip("/"),
+                "locale": self.spec.locale,
+            },
+            "page": {
+                "path": page.path,
+                "url": self.url(page.path),
+                "landing": page.landing,
+                "title": landing.title,
+            },
+        }
+
+    def url(self, path: str) -> str:
+        return self.spec.site.base_url.rstrip("/") + path
+
+    async def resolve(
+        self, spec: ParamSpec, value: Any, ctx: dict[str, Any], reads: Reads, where: str
+    ) -> Any:
+        """A parameter's value for the template: strings rendered, queries run, defaults filled."""
+        if value is None:
+            value = spec.default
+            if value is None:
+                return [] if spec.type == "list" else None
+        kind = spec.type
+        if kind == "query":
+            q = await self.rendered(value, ctx, where)
+            found = self.from_prefetch(value, q, reads)
+            if found is not None:
+                limit = q.get("limit")
+                return found[:limit] if limit else found
+            return await self.data.records(
+                q["entity"], q.get("where"), q.get("order_by") or [], q.get("limit"), reads
+            )
+        if kind == "aggregate":
+            q = await self.rendered(value, ctx, where)
+            what = f"{q.get('op', 'count')}({q.get('field') or ''})"
+            found = self.from_prefetch(value, q, reads, what)
+            if found is not None:
+                return fold(self.spec, q["entity"], q.get("op", "count"), q.get("field"), found)
+            return await self.data.aggregate(
+                q["entity"], q.get("where"), q.get("op", "count"), q.get("field"), reads
+            )
+        if kind == "list":
+            item_spec = spec.of or ParamSpec(type="object", params=spec.params or {})
+            return [
+                await self.resolve(item_spec, v, ctx, reads, f"{where}[{i}]")
+                for i, v in enumerate(value)
+            ]
+        if kind in ("object", "image", "link") and isinstance(value, dict):
+            params = spec.params or {}
+            out = {}
+            for key, sub in value.items():
+                sub_spec = params.get(key) or ParamSpec(type="text")
+                out[key] = await self.resolve(sub_spec, sub, ctx, reads, f"{where}.{key}")
+            for key, sub_spec in params.items():
+                if key not in out:
+                    out[key] = await self.resolve(sub_spec, None, ctx, reads, f"{where}.{key}")
+            return out
+        if kind == "image" and isinstance(value, str):
+            return {"src": self.text(value, ctx, where), "alt": ""}
+        if kind == "values" and isinstance(value, dict):
+            return await self.rendered(value, ctx, where)
+        if isinstance(value, str):
+            return self.text(value, ctx, where)
+        return value
+
+    # prefetching ---------------------------------------------------------------------------------
+
+    async def prefetch(self, pages: list[Page]) -> None:
+        """One query per templated block query of a for_each landing, instead of one per page.
+
+        A query whose filter compares a field with `{{ item.… }}` (eq) is run once for all the
+        landing's pages with `in`; each page then filters the records in Python, with SQL's
+        semantics. Anything that cannot be told apart that way is asked per page as before."""
+        by_landing: dict[str, list[Page]] = {}
+        for page in pages:
+            if page.item is not None:
+                by_landing.setdefault(page.landing, []).append(page)
+        for name, group in by_landing.items():
+            if len(group) < 2:
+                continue
+            landing = self.spec.landings[name]
+            for entry in landing.blocks:
+                block_name, raw = next(iter(entry.items()))
+                block = self.library.get(block_name)
+                if block is None:
+                    continue
+                for spec_, value in _data_params(block.spec.params, raw or {}):
+                    await self._prefetch_one(spec_, value, group)
+
+    async def _prefetch_one(
+        self, spec: ParamSpec, value: dict[str, Any], group: list[Page]
+    ) -> None:
+        key = json.dumps(value, sort_keys=True, ensure_ascii=False)
+        where = value.get("where")
+        if (
+            key in self.prefetched
+            or not isinstance(where, dict)
+            or "{{" not in json.dumps(where, ensure_ascii=False)
+        ):
+            return
+        templated = [
+            k
+            for k, cond in where.items()
+            if isinstance(cond, dict) and isinstance(cond.get("eq"), str) and "{{" in cond["eq"]
+        ]
+        if not templated:
+            return
+        field_name = templated[0]
+        static = {k: v for k, v in where.items() if "{{" not in json.dumps(v, ensure_ascii=False)}
+        values = set()
+        for page in group:
+            rendered = self.text(where[field_name]["eq"], self.context(page), "prefetch")
+            values.add(rendered)
+        bulk = {**static, field_name: {"in": sorted(values)}}
+        order = value.get("order_by") or [] if spec.type == "query" else []
+        records = await self.data.records(value["entity"], bulk, order, None, Reads())
+        self.prefetched[key] = records
+
+    def from_prefetch(
+        self, raw: Any, rendered: dict[str, Any], reads: Reads, what: str = ""
+    ) -> list[dict[str, Any]] | None:
+        if not isinstance(raw, dict):
+            return None
+        records = self.prefetched.get(json.dumps(raw, sort_keys=True, ensure_ascii=False))
+        if records is None:
+            return None
+        entity = rendered["entity"]
+        where = rendered.get("where")
+        found = []
+        for record in records:
+            verdict = matches(self.spec, entity, where, record)
+            if verdict is None:
+                return None  # the database must decide: ask it directly
+            if verdict:
+                found.append(record)
+        limit = rendered.get("limit")
+        shown = found[:limit] if limit else found
+        if what:  # an aggregate reads no records a change could enter or leave by id
+            reads.note(entity, [], describe(entity, where, [], None, what), where)
+        else:
+            description = describe(entity, where, rendered.get("order_by") or [], limit)
+            reads.note(entity, [str(r["id"]) for r in shown], description, where)
+        return found
+
+    def text(self, value: str, ctx: dict[str, Any], where: str) -> str:
+        try:
+            return render_text(value, ctx)
+        except TemplateError as exc:
+            raise BuildError(f"{where}: {exc}") from None
+
+    async def rendered(self, value: Any, ctx: dict[str, Any], where: str) -> Any:
+        """Every string inside a structure rendered as a template (query filters, presets)."""
+        if isinstance(value, str):
+            return self.text(value, ctx, where)
+        if isinstance(value, list):
+            return [await self.rendered(v, ctx, where) for v in value]
+        if isinstance(value, dict):
+            return {k: await self.rendered(v, ctx, where) for k, v in value.items()}
+        return value
+
+    async def render(self, page: Page, previous_inputs: str | None = None) -> bool:
+        """Resolve a page's data, then render it unless its inputs are what they were.
+
+        Returns whether the page was rendered (False: unchanged, the file on disk stands)."""
+        landing = self.spec.landings[page.landing]
+        ctx = self.context(page)
+        where = f"landings.{page.landing}"
+        theme = {**self.spec.site.theme, **landing.theme}
+        if page.item is not None and landing.for_each is not None:
+            page.reads.note(landing.for_each.entity, [str(page.item["id"])], "for_each", None)
+        resolved: list[tuple[Block, int, dict[str, Any], dict[str, Any]]] = []
+        for index, entry in enumerate(landing.blocks):
+            name, raw = next(iter(entry.items()))
+            block = self.library.get(name)
+            if block is None:
+                raise BuildError(f"{where}.blocks[{index}]: no block named '{name}'")
+            params: dict[str, Any] = {}
+            given = raw or {}
+            for key, spec in block.spec.params.items():
+                params[key] = await self.resolve(
+                    spec, given.get(key), ctx, page.reads, f"{where}.blocks[{index}].{name}.{key}"
+                )
+            resolved.append((block, index, params, raw or {}))
+            if block.script and self.script_urls[name] not in page.scripts:
+                page.scripts.append(self.script_urls[name])
+            if block.spec.form and self.script_urls["_form"] not in page.scripts:
+                page.scripts.append(self.script_urls["_form"])
+        page.inputs = _digest(
+            landing.model_dump(mode="json", by_alias=True),
+            page.item,
+            [[b.name, params] for b, _, params, _ in resolved],
+            theme,
+            self.css_url,
+            page.scripts,
+            sorted({b.name: b.template for b, _, _, _ in resolved}.items()),
+            (TEMPLATES / "page.html.j2").stat().st_mtime_ns,
+        )
+        if previous_inputs == page.inputs:
+            return False
+        regions: dict[str, list[str]] = {"header": [], "main": [], "footer": []}
+        for block, index, params, raw in resolved:
+            block_ctx = {
+                **ctx,
+                "params": params,
+                "block": {"name": block.name, "index": index, "id": f"b{index}-{block.name}"},
+                "theme": theme,
+            }
+            if block.spec.form:
+                block_ctx["form"] = self.form(page, landing, index, raw)
+            try:
+                html = self.block_templates[block.name].render(block_ctx)
+            except TemplateError as exc:
+                raise BuildError(f"{where}.blocks[{index}] ({block.name}): {exc}") from None
+            regions[block.spec.region].append(html)
+        seo = landing.seo
+        head = {
+            "title": self.text(
+                seo.title or landing.title or self.spec.title or "", ctx, f"{where}.seo.title"
+            ),
+            "description": self.text(
+                seo.description or "", ctx, f"{where}.seo.description"
+            ).strip(),
+            "canonical": self.text(seo.canonical, ctx, f"{where}.seo.canonical")
+            if seo.canonical
+            else self.url(page.path),
+            "image": self.absolute(self.text(seo.image, ctx, f"{where}.seo.image"))
+            if seo.image
+            else "",
+            "noindex": seo.noindex,
+        }
+        html = self.page_template.render(
+            **ctx,
+            seo=head,
+            css=self.css_url,
+            scripts=page.scripts,
+            theme=_css_vars(theme),
+            header=Markup("".join(regions["header"])),
+            main=Markup("".join(regions["main"])),
+            footer=Markup("".join(regions["footer"])),
+        )
+        page.html = html.encode()
+        return True
+
+    def absolute(self, url: str) -> str:
+        return url if url.startswith(("http://", "https://")) else self.url(url)
+
+    def form(
+        self, page: Page, landing: Landing, index: int, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What a form block needs to post: the action, the fields with their labels and types."""
+        entity_name = params.get("creates")
+        entity = self.spec.entities.get(entity_name or "")
+        fields = []
+        for name in params.get("fields") or []:
+            f = entity.fields.get(name) if entity else None
+            if f is None:
+                continue
+            fields.append(
+                {
+                    "name": name,
+                    "label": f.title or name.replace("_", " ").capitalize(),
+                    "input": _INPUTS.get(f.type, "text"),
+                    "type": f.type,
+                    "required": f.required,
+                    "max_length": f.max_length,
+                    "values": f.values or [],
+                }
+            )
+        runtime = self.spec.site.runtime_url.rstrip("/")
+        return {
+            "action": f"{runtime}/forms/{page.landing}/{index}",
+            "fields": fields,
+            "item": (page.item or {}).get("id"),
+            "honeypot": "website",
+        }
+
+    # writing ------------------------------------------------------------------------------------
+
+    def extras(self, pages: list[tuple[str, str]]) -> dict[str, bytes]:
+        """sitemap.xml, robots.txt and 404.html, for pages given as (path, landing)."""
+        urls = [
+            self.url(path)
+            for path, landing in sorted(pages)
+            if landing in self.spec.landings and not self.spec.landings[landing].seo.noindex
+        ]
+        sitemap = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
+        ]
+        sitemap += [f"  <url><loc>{_xml(u)}</loc></url>" for u in urls]
+        sitemap.append("</urlset>")
+        robots = f"User-agent: *\nAllow: /\nSitemap: {self.url('/sitemap.xml')}\n"
+        not_found = self.env.from_string(
+            (TEMPLATES / "404.html.j2").read_text(encoding="utf-8")
+        ).render(
+            site={"title": self.spec.title or self.spec.ecosystem, "locale": self.spec.locale},
+            css=self.css_url,
+            theme=_css_vars(self.spec.site.theme),
+        )
+        return {
+            "sitemap.xml": ("\n".join(sitemap) + "\n").encode(),
+            "robots.txt": robots.encode(),
+            "404.html": not_found.encode(),
+        }
+
+
+_INPUTS = {
+    "phone": "tel",
+    "email": "email",
+    "url": "url",
+    "int": "number",
+    "decimal": "number",
+    "money": "number",
+    "date": "date",
+    "datetime": "datetime-local",
+    "text": "textarea",
+    "enum": "select",
+    "bool": "checkbox",
+    "ref": "select",
+}
+
+
+def _data_params(specs: dict[str, ParamSpec], raw: Any) -> list[tuple[ParamSpec, dict[str, Any]]]:
+    """The query and aggregate parameters inside a block's parameters, however deep."""
+    found: list[tuple[ParamSpec, dict[str, Any]]] = []
+    if not isinstance(raw, dict):
+        return found
+    for key, spec in specs.items():
+        value = raw.get(key)
+        if spec.type in ("query", "aggregate") and isinstance(value, dict):
+            found.append((spec, value))
+        elif spec.type == "list" and isinstance(value, list):
+            item = spec.of or ParamSpec(type="object", params=spec.params or {})
+            for entry in value:
+                if item.type in ("query", "aggregate") and isinstance(entry, dict):
+                    found.append((item, entry))
+                elif item.params:
+                    found.extend(_data_params(item.params, entry))
+        elif spec.type == "object" and spec.params:
+            found.extend(_data_params(spec.params, value))
+    return found
+
+
+def fold(
+    spec: Spec, entity: str, op: str, field_name: str | None, records: list[dict[str, Any]]
+) -> Any:
+    """An aggregate computed from records, exactly as the database computes it."""
+    if op == "count":
+        return len(records)
+    f = spec.entities[entity].fields.get(field_name or "")
+    values: list[Any] = [
+        r[field_name] for r in records if field_name and r.get(field_name) is not None
+    ]
+    if f is None or not values:
+        return None
+    if f.type in ("money", "decimal"):
+        numbers = [Decimal(str(v)) for v in values]
+        unit = Decimal(1).scaleb(-f.decimal_places)
+        total = sum(numbers, Decimal(0))
+        if op == "sum":
+            return str(total.quantize(unit))
+        if op == "avg":
+            return str((total / Decimal(len(numbers))).quantize(unit, rounding=ROUND_HALF_UP))
+        chosen = min(numbers) if op == "min" else max(numbers)
+        return str(chosen.quantize(unit))
+    if f.type == "int":
+        if op == "sum":
+            return sum(int(v) for v in values)
+        if op == "avg":
+            return sum(int(v) for v in values) / len(values)
+    return min(values) if op == "min" else max(values)
+
+
+def _css_vars(theme: dict[str, str]) -> Markup:
+    """Theme tokens as CSS custom properties (font_heading -> --font-heading). Values that could
+    end the declaration or the style element are left out, so the result is safe in <style>."""
+    safe = {
+        k.replace("_", "-"): str(v)
+        for k, v in sorted(theme.items())
+        if re.match(r"^[a-z0-9_-]+$", k) and not re.search(r"[;{}<>\\]", str(v))
+    }
+    return Markup("".join(f"--{k}:{v};" for k, v in safe.items()))
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _read_manifest(out: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+Affected = Callable[[dict[str, Any]], bool]
+
+
+async def build_site(
+    spec: Spec,
+    library: BlockLibrary,
+    source: DataSource,
+    project: Path,
+    out: Path,
+    *,
+    progress: Progress | None = None,
+    only: Affected | None = None,
+    landings: set[str] | None = None,
+    hashed_assets: bool = True,
+) -> BuildReport:
+    """Build the sites into `out`. With `only`, pages already built whose manifest entry it does
+    not select are left as they are (new and removed pages are always handled); `landings`
+    names the landings whose pages may be rendered, so only their queries are prefetched."""
+    builder = SiteBuilder(spec, library, source, project)
+    builder.hashed = hashed_assets
+    builder.prepare_assets()
+    pages = await builder.plan(landings)
+    await builder.prefetch(pages)
+    previous = _read_manifest(out)
+    old_pages: dict[str, Any] = (
+        previous.get("pages", {}) if isinstance(previous.get("pages"), dict) else {}
+    )
+    others: dict[str, Any] = {}  # pages of landings this build leaves alone
+    if landings is not None:
+        others = {
+            path: entry
+            for path, entry in old_pages.items()
+            if isinstance(entry, dict)
+            and entry.get("landing") not in landings
+            and entry.get("landing") in spec.landings
+        }
+    files: dict[str, bytes] = {}
+    kept: set[str] = set()
+    entries: dict[str, Any] = {}
+    report = BuildReport(pages=len(pages))
+    for i, page in enumerate(pages, 1):
+        found = old_pages.get(page.path)
+        old: dict[str, Any] = found if isinstance(found, dict) else {}
+        on_disk = bool(old) and old.get("file") == page.file and (out / page.file).is_file()
+        if only is not None and on_disk and not only(old):
+            kept.add(page.file)
+            entries[page.path] = old
+        else:
+            previous_inputs = old.get("inputs") if on_disk else None
+            if await builder.render(page, previous_inputs):
+                files[page.file] = page.html
+            else:
+                kept.add(page.file)
+                report.unchanged += 1
+            entries[page.path] = {
+                "file": page.file,
+                "landing": page.landing,
+                "item": (page.item or {}).get("id"),
+                "inputs": page.inputs,
+                "reads": page.reads.to_json(),
+            }
+        if progress:
+            progress(i, len(pages))
+    files.update(builder.assets)
+    files.update(
+        builder.extras(
+            [(p.path, p.landing) for p in pages]
+            + [(path, e["landing"]) for path, e in others.items()]
+        )
+    )
+    for path, entry in others.items():
+        entries[path] = entry
+        kept.add(entry["file"])
+    copied = _sync_static(project / "static", out, report)
+    manifest = {"pages": dict(sorted(entries.items())), "files": sorted(set(files) | kept | copied)}
+    _write(out, files, previous, manifest, report, builder)
+    return report
+
+
+def _write(
+    out: Path,
+    files: dict[str, bytes],
+    previous: dict[str, Any],
+    manifest: dict[str, Any],
+    report: BuildReport,
+    builder: SiteBuilder,
+) -> None:
+    """Write what changed, remove what is gone; everything was rendered before the first write."""
+    out.mkdir(parents=True, exist_ok=True)
+    page_files = {entry["file"]: path for path, entry in manifest["pages"].items()}
+    for rel, data in sorted(files.items()):
+        target = out / rel
+        if target.is_file() and target.read_bytes() == data:
+            if rel in page_files:
+                report.unchanged += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        report.written.append(rel)
+        if rel in page_files:
+            report.changed_urls.append(builder.url(page_files[rel]))
+        elif rel in ("sitemap.xml", "robots.txt", "404.html"):
+            report.changed_urls.append(builder.url("/" + rel))
+    old_files = previous.get("files", []) if isinstance(previous.get("files"), list) else []
+    old_pages = previous.get("pages", {}) if isinstance(previous.get("pages"), dict) else {}
+    old_by_file = {
+        entry.get("file"): path for path, entry in old_pages.items() if isinstance(entry, dict)
+    }
+    for rel in sorted(set(old_files) - set(manifest["files"])):
+        target = (out / rel).resolve()
+        if out.resolve() not in target.parents or not target.is_file():
+            continue
+        target.unlink()
+        report.removed.append(rel)
+        if rel in old_by_file:
+            report.changed_urls.append(builder.url(old_by_file[rel]))
+        _prune(target.parent, out.resolve())
+    text = json.dumps(manifest, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
+    if not (out / MANIFEST).is_file() or (out / MANIFEST).read_text(encoding="utf-8") != text:
+        (out / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def _sync_static(static: Path, out: Path, report: BuildReport) -> set[str]:
+    """Copy the project's static files into the output, skipping those already there unchanged
+    (same size and modification time)."""
+    copied: set[str] = set()
+    if not static.is_dir():
+        return copied
+    for path in sorted(static.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(static).as_posix()
+        copied.add(rel)
+        target = out / rel
+        stat = path.stat()
+        if target.is_file():
+            have = target.stat()
+            if have.st_size == stat.st_size and int(have.st_mtime) == int(stat.st_mtime):
+                continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+        report.written.append(rel)
+    return copied
+
+
+_TEMPLATES: dict[str, Any] = {}
+
+
+def _compiled_template(source: str) -> Any:
+    """Block and page templates compiled once per process and source text."""
+    found = _TEMPLATES.get(source)
+    if found is None:
+        found = _TEMPLATES[source] = sandbox().from_string(source)
+    return found
+
+
+def _prune(folder: Path, root: Path) -> None:
+    while folder != root and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+def progress_bar(stream: Any = None) -> Progress:
+    """A one-line progress bar on a terminal; silent elsewhere (CI logs stay clean)."""
+    out = stream or sys.stderr
+    interactive = hasattr(out, "isatty") and out.isatty()
+
+    def show(done: int, total: int) -> None:
+        if not interactive:
+            return
+        width = 30
+        filled = width * done // max(total, 1)
+        out.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} pages")
+        if done == total:
+            out.write("\n")
+        out.flush()
+
+    return show
+
+
+__all__ = ["BuildReport", "build_site", "progress_bar", "shutil"]

@@ -1,0 +1,127 @@
+"""Rendering with Jinja2's sandbox: marketer strings and block templates, with formatting filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+NBSP = "\u00a0"
+NNBSP = "\u202f"
+MONTHS_RU = (
+    "января", "февраля", "марта", "апреля", "мая", "июня",
+    "июля", "августа", "сентября", "октября", "ноября", "декабря",
+)  # fmt: skip
+MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def number(value: Any, digits: int = 0) -> str:
+    """12345678.5 -> '12 345 678' (grouped with narrow no-break spaces)."""
+    amount = _decimal(value)
+    if amount is None:
+        return ""
+    text = f"{amount:,.{digits}f}".replace(",", NNBSP)
+    return text.replace(".", ",") if digits else text
+
+
+def money(value: Any, currency: str = "₽") -> str:
+    """5200000 -> '5 200 000 ₽'; kopecks only when there are some."""
+    amount = _decimal(value)
+    if amount is None:
+        return ""
+    digits = 0 if amount == amount.to_integral_value() else 2
+    return f"{number(amount, digits)}{NBSP}{currency}"
+
+
+def millions(value: Any, currency: str = "₽") -> str:
+    """5200000 -> '5,2 млн ₽'."""
+    amount = _decimal(value)
+    if amount is None:
+        return ""
+    short = (amount / Decimal(1_000_000)).quantize(Decimal("0.1"))
+    text = f"{short:f}".rstrip("0").rstrip(".").replace(".", ",")
+    return f"{text}{NBSP}млн{NBSP}{currency}"
+
+
+def plural(n: Any, one: str, few: str, many: str) -> str:
+    """Russian plural: plural(21, 'квартира', 'квартиры', 'квартир') -> 'квартира'."""
+    try:
+        count = abs(int(n))
+    except (TypeError, ValueError):
+        return many
+    if count % 10 == 1 and count % 100 != 11:
+        return one
+    if 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14:
+        return few
+    return many
+
+
+def date(value: Any, locale: str = "ru") -> str:
+    """'2027-05-31' -> '31 мая 2027'."""
+    if not value:
+        return ""
+    try:
+        day = dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value)
+    if locale == "ru":
+        return f"{day.day}{NBSP}{MONTHS_RU[day.month - 1]} {day.year}"
+    return f"{MONTHS_EN[day.month - 1]} {day.day}, {day.year}"
+
+
+def quarter(value: Any) -> str:
+    """'2027-05-31' -> 'II квартал 2027'."""
+    try:
+        day = dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value or "")
+    return f"{('I', 'II', 'III', 'IV')[(day.month - 1) // 3]}{NBSP}квартал {day.year}"
+
+
+class SpecEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox every template runs in: autoescaped, strict about unknown names."""
+
+
+@functools.cache
+def sandbox() -> SpecEnvironment:
+    env = SpecEnvironment(
+        autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    env.filters.update(
+        number=number, money=money, millions=millions, plural=plural, date=date, quarter=quarter
+    )
+    return env
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(text: str) -> Any:
+    return sandbox().from_string(text)
+
+
+def render_text(text: str, context: dict[str, Any]) -> str:
+    """A marketer string rendered as plain text (its HTML is escaped where it is used)."""
+    if "{{" not in text and "{%" not in text:
+        return text
+    result = _compiled(text).render(context)
+    # The string is inserted into templates later, which escape it; unescape what the sandbox did.
+    return str(Markup(result).unescape())
+
+
+__all__ = ["TemplateError", "render_text", "sandbox"]

@@ -1,0 +1,125 @@
+"""One running ecosystem: a spec with its API schema, tables, database engine and services."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from graphql import GraphQLSchema
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from generator.access import Access
+from generator.api import build_schema
+from generator.errors import MigrationError
+from generator.loader import load_spec
+from generator.model import Spec
+from runtime.auth import Authenticator
+from runtime.bus import DatabaseBus, Dispatcher
+from runtime.catalog import Catalog, build_catalog
+from runtime.database import async_engine, database_url
+from runtime.execution import GraphQLService
+from runtime.migrate import MigrationPlan, migrate
+
+
+def is_production() -> bool:
+    return os.environ.get("ECOSPEC_ENV", "").lower() == "production"
+
+
+@dataclass
+class Ecosystem:
+    project: Path
+    spec: Spec
+    url: URL
+    catalog: Catalog
+    schema: GraphQLSchema
+    engine: AsyncEngine
+    graphql: GraphQLService
+    auth: Authenticator
+    production: bool = False
+    services: dict[str, GraphQLService] = field(default_factory=dict)
+    dispatcher: Dispatcher | None = None
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def notify(self) -> None:
+        """A write committed in this process: the bus and the subscriptions look at once."""
+        if self.dispatcher is not None:
+            self.dispatcher.notify()
+        for listener in self.listeners:
+            listener()
+
+    def start_bus(self, sites: Path | None, client: httpx.AsyncClient) -> Dispatcher:
+        """The dispatcher with every subscriber: the sites (when built there) and the webhooks."""
+        from generator.blocks import load_blocks
+        from runtime.livesites import SitesSubscriber
+        from runtime.webhooks import WebhookSubscriber
+
+        subscribers: list[Any] = []
+        if sites is not None and self.spec.landings:
+            subscribers.append(SitesSubscriber(self, load_blocks(self.project), sites))
+        for name, hook in sorted(self.spec.webhooks.items()):
+            if hook.enabled:
+                subscribers.append(WebhookSubscriber(name, hook, self.engine, client))
+        self.dispatcher = Dispatcher(DatabaseBus(self.engine), subscribers)
+        self.graphql.on_commit = self.notify
+        for service in self.services.values():
+            service.on_commit = self.notify
+        return self.dispatcher
+
+    @classmethod
+    def build(
+        cls,
+        project: Path,
+        spec: Spec | None = None,
+        url: URL | None = None,
+        *,
+        production: bool | None = None,
+    ) -> Ecosystem:
+        spec = spec or load_spec(project)
+        url = url or database_url(spec, project)
+        prod = is_production() if production is None else production
+        catalog = build_catalog(spec)
+        schema = build_schema(spec)
+        engine = async_engine(url, spec.limits.statement_timeout_ms)
+        full = GraphQLService(catalog, schema, engine, production=prod)
+        ecosystem = cls(
+            project, spec, url, catalog, schema, engine, full, Authenticator(spec, engine), prod
+        )
+        full.on_commit = ecosystem.notify
+        return ecosystem
+
+    def service(self, role: str) -> GraphQLService:
+        """The API as one role sees it: its own schema, its own filters."""
+        found = self.services.get(role)
+        if found is None:
+            found = GraphQLService(
+                self.catalog,
+                build_schema(self.spec, role),
+                self.engine,
+                access=Access.of(self.spec, role),
+                production=self.production,
+            )
+            found.on_commit = self.notify
+            self.services[role] = found
+        return found
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def migrate_additive(spec: Spec, url: URL) -> MigrationPlan:
+    """Apply the changes that lose nothing; refuse to start on any other, naming them."""
+    plan = migrate(spec, url, plan_only=True)
+    if not plan.additive:
+        pending = [c for c in plan.changes if c.data_loss or c.blocked]
+        raise MigrationError(
+            "the database needs changes that are not additive; review them with "
+            "`ecospec migrate --plan`:\n" + "\n".join(f"  {c}" for c in pending)
+        )
+    if plan.changes:
+        return migrate(spec, url)
+    return plan

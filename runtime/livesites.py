@@ -1,0 +1,123 @@
+"""The sites subscriber: after a committed change, rebuild exactly the pages it can affect.
+
+A page is affected when its manifest says it read the changed record, or when one of its
+filters matches the record as it was or as it is now (an apartment that becomes free enters its
+complex's grid; one that is sold leaves it). New and removed records gain and lose their pages
+and sitemap entries, because the build plans every page afresh."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from generator.blocks import BlockLibrary
+from generator.build import BuildReport, build_site
+from generator.matching import matches
+from runtime.bus import Delivery, Event, backoff
+from runtime.ecosystem import Ecosystem
+from runtime.sitesource import InProcessSource
+
+log = logging.getLogger("ecospec.sites")
+CHANGED_LIST = ".ecospec-changed"
+SCHEDULE = [1.0, 5.0, 30.0, 300.0, 1800.0]
+
+
+@dataclass
+class Change:
+    entity: str
+    record_id: int
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+
+class SitesSubscriber:
+    name = "sites"
+
+    def __init__(self, ecosystem: Ecosystem, library: BlockLibrary, out: Path) -> None:
+        self.ecosystem = ecosystem
+        self.library = library
+        self.out = out
+        self.lock = asyncio.Lock()
+        self.last: BuildReport | None = None
+
+    def wants(self, entity: str, operation: str) -> bool:
+        return True
+
+    def retry_after(self, attempts: int) -> dt.timedelta | None:
+        return backoff(SCHEDULE, attempts)
+
+    async def deliver(self, delivery: Delivery) -> None:
+        await self.deliver_many([delivery])
+
+    async def deliver_many(self, batch: list[Delivery]) -> None:
+        if not (self.out / ".ecospec-manifest.json").is_file():
+            return  # no site has been built here: nothing to keep up to date
+        changes = [await self.change(d.event) for d in batch]
+        spec = self.ecosystem.spec
+
+        def affected(entry: dict[str, Any]) -> bool:
+            reads = entry.get("reads") or {}
+            for change in changes:
+                ids = (reads.get("records") or {}).get(change.entity) or []
+                if str(change.record_id) in ids:
+                    return True
+                for read in reads.get("filters") or []:
+                    if read.get("entity") != change.entity:
+                        continue
+                    for row in (change.old, change.new):
+                        if (
+                            row is not None
+                            and matches(spec, change.entity, read.get("where"), row) is not False
+                        ):
+                            return True
+            return False
+
+        async with self.lock:
+            report = await build_site(
+                spec,
+                self.library,
+                InProcessSource(self.ecosystem),
+                self.ecosystem.project,
+                self.out,
+                only=affected,
+            )
+        self.last = report
+        if report.changed_urls:
+            with (self.out / CHANGED_LIST).open("a", encoding="utf-8") as changed:
+                changed.writelines(url + "\n" for url in report.changed_urls)
+            log.info(
+                "sites: %d pages rewritten after %d changes", len(report.changed_urls), len(changes)
+            )
+
+    async def change(self, event: Event) -> Change:
+        """The record before and after the change, with spec field names (refs as ids)."""
+        entity = self.ecosystem.catalog.entities.get(event.entity)
+        now: dict[str, Any] | None = None
+        if entity is not None and event.operation != "delete":
+            async with self.ecosystem.engine.connect() as conn:
+                row = (
+                    (
+                        await conn.execute(
+                            select(entity.table).where(entity.table.c.id == event.record_id)
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
+            if row is not None:
+                now = {"id": event.record_id}
+                for info in entity.by_name.values():
+                    if info.kind in ("scalar", "ref"):
+                        now[info.name] = row[info.column]
+        old: dict[str, Any] | None = None
+        if event.operation == "delete":
+            old = {"id": event.record_id, **{k: v[0] for k, v in event.changes.items()}}
+        elif event.operation == "update" and now is not None:
+            old = {**now, **{k: v[0] for k, v in event.changes.items()}}
+        return Change(event.entity, event.record_id, old, now)

@@ -1,0 +1,61 @@
+"""Where `ecospec build` reads data: in process from the database, or from a running runtime over
+HTTP. Either way the queries run as the anonymous role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from generator.errors import BuildError
+from runtime.ecosystem import Ecosystem
+from runtime.permissions import Session
+
+
+class InProcessSource:
+    """The runtime's own GraphQL service, as the anonymous role, on the project's database."""
+
+    def __init__(self, ecosystem: Ecosystem) -> None:
+        role = ecosystem.spec.auth.anonymous_role
+        self.service = ecosystem.service(role)
+        self.session = Session(role)
+
+    async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        result = await self.service.run(query, variables, None, self.session)
+        if result.errors:
+            raise BuildError("data query failed: " + "; ".join(e.message for e in result.errors))
+        return result.data or {}
+
+
+class HttpSource:
+    """A running runtime's /graphql endpoint, without credentials (the anonymous role)."""
+
+    def __init__(self, url: str, client: httpx.AsyncClient | None = None) -> None:
+        base = url.rstrip("/")
+        self.endpoint = base if base.endswith("/graphql") else base + "/graphql"
+        self.client = client or httpx.AsyncClient(timeout=30)
+
+    async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = await self.client.post(
+                self.endpoint, json={"query": query, "variables": variables}
+            )
+        except httpx.HTTPError as exc:
+            raise BuildError(f"{self.endpoint}: {exc}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise BuildError(
+                f"{self.endpoint}: answered {response.status_code} without JSON"
+            ) from None
+        if body.get("errors"):
+            raise BuildError(
+                f"{self.endpoint}: " + "; ".join(e.get("message", "?") for e in body["errors"])
+            )
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise BuildError(f"{self.endpoint}: no data in the answer")
+        return data
+
+    async def close(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,144 @@
+"""The few SQL spellings that differ between SQLite and PostgreSQL: JSON building and formats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Integer, String, Text, case, cast, func, literal, literal_column, type_coerce
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql.elements import ColumnElement
+
+Expr = ColumnElement[Any]
+
+
+def _key(name: str) -> Expr:
+    """A JSON key written into the statement (GraphQL names and aliases are plain words)."""
+    return literal_column("'" + name.replace("'", "''") + "'", String())
+
+
+class SqlDialect:
+    """How to build JSON and format exact values on one database."""
+
+    name = "sqlite"
+
+    def obj(self, pairs: list[tuple[str, Expr]]) -> Expr:
+        args: list[Any] = []
+        for key, value in pairs:
+            args.extend([_key(key), value])
+        return func.json_object(*args, type_=Text())
+
+    def array(self, value: Expr, order: Expr | None = None) -> Expr:
+        """A JSON array of `value` over the rows of a derived table, in its order."""
+        return func.coalesce(
+            func.json_group_array(func.json(value)), literal_column("'[]'"), type_=Text()
+        )
+
+    def embed(self, value: Any) -> Expr:
+        """A JSON value from a subquery, kept as JSON (not text) inside an enclosing object."""
+        return func.json(value, type_=Text())
+
+    def json_value(self, column: Expr) -> Expr:
+        return func.json(column, type_=Text())
+
+    def id_text(self, column: Expr) -> Expr:
+        """Ids are strings in GraphQL (type ID)."""
+        return cast(column, Text())
+
+    def bool_json(self, column: Expr) -> Expr:
+        """SQLite keeps booleans as 0/1; JSON needs true/false."""
+        return case(
+            (column.is_(None), None),
+            (
+                type_coerce(column, Integer()) != literal_column("0"),
+                func.json(literal_column("'true'")),
+            ),
+            else_=func.json(literal_column("'false'")),
+        )
+
+    def decimal_text(self, value: Expr, scale: int) -> Expr:
+        """An exact decimal as text: SQLite stores it scaled by 10**scale in an integer."""
+        raw = type_coerce(value, Integer())
+        magnitude = func.abs(raw)
+        unit: Expr = literal_column(str(10**scale))
+        whole: Expr = cast(magnitude.op("/")(unit), Text())  # integer division on integers
+        if scale == 0:
+            body = whole
+        else:
+            padded = literal_column("'" + "0" * scale + "'").concat(
+                cast(magnitude.op("%")(unit), Text())
+            )
+            body = whole.concat(literal_column("'.'")).concat(func.substr(padded, -scale))
+        sign = case((raw < literal_column("0"), literal_column("'-'")), else_=literal_column("''"))
+        return case((raw.is_(None), None), else_=sign.concat(body))
+
+    def avg_decimal_text(self, value: Expr, scale: int) -> Expr:
+        return self.decimal_text(cast(func.round(func.avg(value)), Integer()), scale)
+
+    def datetime_text(self, value: Expr) -> Expr:
+        return value
+
+    def date_text(self, value: Expr) -> Expr:
+        return value
+
+    def contains(self, column: Expr, text: Any) -> Expr:
+        return func.instr(column, text) > 0
+
+    def starts_with(self, column: Expr, text: Any) -> Expr:
+        return func.substr(column, 1, func.length(literal(text))) == literal(text)
+
+    def cursor_array(self, values: list[Expr]) -> Expr:
+        return func.json_array(*values, type_=Text())
+
+
+class PostgresDialect(SqlDialect):
+    name = "postgresql"
+
+    def obj(self, pairs: list[tuple[str, Expr]]) -> Expr:
+        args: list[Any] = []
+        for key, value in pairs:
+            args.extend([_key(key), value])
+        return func.json_build_object(*args, type_=Text())
+
+    def array(self, value: Expr, order: Expr | None = None) -> Expr:
+        agg = (
+            func.json_agg(aggregate_order_by(value, order))
+            if order is not None
+            else func.json_agg(value)
+        )
+        return func.coalesce(agg, literal_column("'[]'::json"), type_=Text())
+
+    def embed(self, value: Any) -> Expr:
+        return type_coerce(value, Text())
+
+    def json_value(self, column: Expr) -> Expr:
+        return column
+
+    def bool_json(self, column: Expr) -> Expr:
+        return column
+
+    def decimal_text(self, value: Expr, scale: int) -> Expr:
+        return cast(value, Text())
+
+    def avg_decimal_text(self, value: Expr, scale: int) -> Expr:
+        return cast(func.round(func.avg(value), scale), Text())
+
+    def datetime_text(self, value: Expr) -> Expr:
+        return func.to_char(
+            func.timezone("UTC", value), literal('YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+        )
+
+    def date_text(self, value: Expr) -> Expr:
+        return cast(value, Text())
+
+    def contains(self, column: Expr, text: Any) -> Expr:
+        return func.strpos(column, literal(text)) > 0
+
+    def starts_with(self, column: Expr, text: Any) -> Expr:
+        return func.left(column, func.length(literal(text))) == literal(text)
+
+    def cursor_array(self, values: list[Expr]) -> Expr:
+        return func.json_build_array(*values, type_=Text())
+
+
+def dialect_for(name: str) -> SqlDialect:
+    return PostgresDialect() if name == "postgresql" else SqlDialect()

@@ -1,0 +1,1257 @@
+"""generator/loader.py and generator/checks.py: every diagnostic a spec can earn, pinned."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from generator.errors import KeyPath, Location, Severity, SpecError
+from generator.loader import LoadResult, load_project, load_sources, load_spec
+from generator.model import CreateRule, Node, ReadRule, Spec, UpdateRule
+from generator.source import parse_yaml
+
+WriteSpec = Callable[[Path, dict[str, str]], Path]
+
+ECOSYSTEM = """\
+ecosystem: north-quarter
+title: Северный квартал
+locale: ru
+auth:
+  anonymous_role: public
+  jwt:
+    claims: {id: sub, partner_id: partner_id}
+site: {base_url: "https://north-quarter.example"}
+"""
+
+CATALOG = """\
+entities:
+  Complex:
+    title: Жилой комплекс
+    fields:
+      name: {type: string, required: true, max_length: 120}
+      slug: {type: slug, from: name, unique: true}
+      status: {type: enum, values: [planned, building, ready], default: building}
+      apartments: {type: list, of: Apartment, via: complex}
+  Apartment:
+    fields:
+      number: {type: string, unique: true}
+      complex: {type: ref, to: Complex, required: true}
+      rooms: {type: int, min: 0, max: 6}
+      area: {type: decimal, min: 10}
+      price: {type: money}
+      balcony: {type: bool}
+      status: {type: enum, values: [free, booked, sold], default: free}
+"""
+
+CRM = """\
+entities:
+  Lead:
+    fields:
+      name: {type: string, required: true}
+      phone: {type: phone}
+      complex: {type: ref, to: Complex}
+      manager: {type: string}
+      partner: {type: string}
+      source: {type: enum, values: [landing, phone], default: phone}
+"""
+
+ROLES = """\
+roles:
+  public:
+    Complex: {read: true}
+    Apartment: {read: {where: {status: {in: [free, booked]}}}}
+    Lead: {create: {fields: [name, phone, complex], set: {source: landing}}}
+  manager:
+    inherits: [public]
+    Lead: {read: {where: {manager: {eq: $user.id}}}, update: {fields: [manager]}}
+  partner:
+    Lead: {read: {where: {partner: {eq: $user.partner_id}}, fields: [name, phone]}}
+"""
+
+LANDING = """\
+landing: complex
+for_each: {entity: Complex, where: {status: {ne: planned}}}
+path: /complexes/{slug}/
+seo: {title: "{{ item.name }}"}
+blocks:
+  - hero: {title: "{{ item.name }}"}
+  - lead_form: {creates: Lead, fields: [name, phone]}
+"""
+
+SEED = """\
+seed:
+  Complex:
+    - {name: Северный, status: ready}
+  Apartment:
+    - {number: A-1, complex: severnyi, rooms: 2, area: 54.5, price: 7500000.00}
+"""
+
+BASE = {
+    "spec/ecosystem.yaml": ECOSYSTEM,
+    "spec/entities/catalog.yaml": CATALOG,
+    "spec/entities/crm.yaml": CRM,
+    "spec/roles.yaml": ROLES,
+    "spec/landings/complex.yaml": LANDING,
+    "spec/seed/catalog.yaml": SEED,
+}
+
+
+def project(write_spec: WriteSpec, tmp_path: Path, files: Mapping[str, str | None]) -> Path:
+    """The base project with some files replaced (text), added, or removed (None)."""
+    merged: dict[str, str] = {}
+    for name, text in {**BASE, **files}.items():
+        if text is not None:
+            merged[name] = text
+    return write_spec(tmp_path, merged)
+
+
+def edit(name: str, old: str, new: str) -> dict[str, str | None]:
+    """The base file `name` with `old` replaced by `new` (exactly once)."""
+    text = BASE[name]
+    assert text.count(old) == 1, f"{old!r} is not once in {name}"
+    return {name: text.replace(old, new)}
+
+
+def load(write_spec: WriteSpec, tmp_path: Path, files: Mapping[str, str | None]) -> LoadResult:
+    return load_project(project(write_spec, tmp_path, files))
+
+
+def check(write_spec: WriteSpec, tmp_path: Path, files: Mapping[str, str | None]) -> list[str]:
+    """Every diagnostic of the base project changed by `files`, as the CLI prints them."""
+    return [str(d) for d in load(write_spec, tmp_path, files).diagnostics]
+
+
+# the base --------------------------------------------------------------------------------
+
+
+def test_base_project_is_valid_without_warnings(write_spec: WriteSpec, tmp_path: Path) -> None:
+    result = load(write_spec, tmp_path, {})
+
+    assert result.diagnostics == []
+    assert result.spec is not None
+    assert result.files == sorted(BASE)
+    assert list(result.spec.entities) == ["Complex", "Apartment", "Lead"]
+    assert result.spec.landings["complex"].path == "/complexes/{slug}/"
+    assert len(result.spec.seed["Apartment"]) == 1
+
+
+def test_load_spec_returns_the_spec(write_spec: WriteSpec, tmp_path: Path) -> None:
+    spec = load_spec(project(write_spec, tmp_path, {}), strict=True)
+
+    assert spec.ecosystem == "north-quarter"
+    assert spec.title == "Северный квартал"
+
+
+# unknown keys ----------------------------------------------------------------------------
+
+
+UNKNOWN_KEY = edit(
+    "spec/entities/catalog.yaml", "rooms: {type: int,", "rooms: {type: int, requird: true,"
+)
+UNKNOWN_KEY_WARNING = (
+    "spec/entities/catalog.yaml:13:26: warning: entities.Apartment.fields.rooms.requird: "
+    "unknown key 'requird' (did you mean 'required'?)"
+)
+
+
+def test_unknown_key_is_a_warning_with_did_you_mean(write_spec: WriteSpec, tmp_path: Path) -> None:
+    result = load(write_spec, tmp_path, UNKNOWN_KEY)
+
+    assert [str(d) for d in result.diagnostics] == [UNKNOWN_KEY_WARNING]
+    assert result.diagnostics[0].severity is Severity.WARNING
+    assert result.errors == []
+    assert result.spec is not None
+
+
+def test_unknown_key_passes_load_spec_but_fails_it_under_strict(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    folder = project(write_spec, tmp_path, UNKNOWN_KEY)
+
+    assert load_spec(folder).entities["Apartment"].fields["rooms"].max == 6
+    with pytest.raises(SpecError) as caught:
+        load_spec(folder, strict=True)
+    assert [str(d) for d in caught.value.diagnostics] == [UNKNOWN_KEY_WARNING]
+
+
+def test_strict_spec_error_message_names_the_warning(write_spec: WriteSpec, tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_spec(project(write_spec, tmp_path, UNKNOWN_KEY), strict=True)
+
+    assert UNKNOWN_KEY_WARNING in str(caught.value)
+
+
+def test_unknown_top_level_section_is_a_warning(write_spec: WriteSpec, tmp_path: Path) -> None:
+    assert check(write_spec, tmp_path, {"spec/extra.yaml": "entites: {}\n"}) == [
+        "spec/extra.yaml:1:1: warning: entites: unknown key 'entites' (did you mean 'entities'?)"
+    ]
+
+
+def test_unknown_key_in_a_grant_is_a_warning(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/roles.yaml", "update: {fields: [manager]}", "updat: {fields: [manager]}")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/roles.yaml:8:54: warning: roles.manager.Lead.updat: "
+        "unknown key 'updat' (did you mean 'update'?)"
+    ]
+
+
+def test_misspelt_role_option_suggests_the_option(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/roles.yaml", "inherits: [public]", "inherit: [public]")
+
+    [message] = check(write_spec, tmp_path, files)
+    assert message.startswith("spec/roles.yaml:7:")
+    assert "roles.manager.inherit: " in message
+    assert "(did you mean 'inherits'?)" in message
+
+
+# entities and fields ---------------------------------------------------------------------
+
+
+def test_unknown_field_type_with_did_you_mean(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/entities/catalog.yaml", "price: {type: money}", "price: {type: mony}")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/catalog.yaml:15:21: entities.Apartment.fields.price.type: "
+        "unknown type 'mony' (did you mean 'money'?)"
+    ]
+
+
+def test_field_type_that_is_not_text(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/entities/catalog.yaml", "price: {type: money}", "price: {type: 5}")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/catalog.yaml:15:21: entities.Apartment.fields.price.type: "
+        "a field type is a name such as 'string'"
+    ]
+
+
+def test_missing_field_type(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/entities/catalog.yaml", "price: {type: money}", "price: {min: 0}")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/catalog.yaml:15:7: entities.Apartment.fields.price: "
+        "missing required key 'type'"
+    ]
+
+
+def test_dangling_ref_to(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/entities/crm.yaml", "to: Complex", "to: Complx")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/crm.yaml:6:32: entities.Lead.fields.complex.to: "
+        "unknown entity 'Complx' (did you mean 'Complex'?)"
+    ]
+
+
+def test_ref_without_to(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit(
+        "spec/entities/crm.yaml", "complex: {type: ref, to: Complex}", "complex: {type: ref}"
+    )
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/crm.yaml:6:16: entities.Lead.fields.complex: a ref field needs 'to: <Entity>'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [
+        (
+            "apartments: {type: list, of: Apartmnt, via: complex}",
+            "spec/entities/catalog.yaml:8:36: entities.Complex.fields.apartments.of: "
+            "unknown entity 'Apartmnt' (did you mean 'Apartment'?)",
+        ),
+        (
+            "apartments: {type: list, of: Apartment, via: complx}",
+            "spec/entities/catalog.yaml:8:52: entities.Complex.fields.apartments.via: "
+            "unknown field of Apartment 'complx' (did you mean 'complex'?)",
+        ),
+        (
+            "apartments: {type: list, of: Apartment, via: rooms}",
+            "spec/entities/catalog.yaml:8:52: entities.Complex.fields.apartments.via: "
+            "Apartment.rooms is not a ref to Complex",
+        ),
+        (
+            "apartments: {type: list, of: Apartment}",
+            "spec/entities/catalog.yaml:8:19: entities.Complex.fields.apartments: "
+            "a list field needs 'via: <the ref field of Apartment that points to Complex>' "
+            "(did you mean 'complex'?)",
+        ),
+        (
+            "apartments: {type: list}",
+            "spec/entities/catalog.yaml:8:19: entities.Complex.fields.apartments: "
+            "a list field needs 'of: <Entity>' and 'via: <ref field of that entity>'",
+        ),
+    ],
+)
+def test_list_field_of_and_via(
+    write_spec: WriteSpec, tmp_path: Path, new: str, message: str
+) -> None:
+    files = edit(
+        "spec/entities/catalog.yaml", "apartments: {type: list, of: Apartment, via: complex}", new
+    )
+
+    assert check(write_spec, tmp_path, files) == [message]
+
+
+def test_list_field_cannot_be_required(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {
+        **edit("spec/entities/catalog.yaml", "via: complex}", "via: complex, required: true}"),
+        "spec/seed/catalog.yaml": None,
+    }
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/catalog.yaml:8:71: entities.Complex.fields.apartments.required: "
+        "a list field cannot be required"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "yes",
+            "spec/entities/catalog.yaml:13:36: entities.Apartment.fields.rooms.required: "
+            "expected true or false, got 'yes'",
+        ),
+        (
+            "1",
+            "spec/entities/catalog.yaml:13:36: entities.Apartment.fields.rooms.required: "
+            "expected true or false, got a number",
+        ),
+    ],
+)
+def test_flags_take_only_true_or_false(
+    write_spec: WriteSpec, tmp_path: Path, value: str, message: str
+) -> None:
+    files = edit(
+        "spec/entities/catalog.yaml",
+        "rooms: {type: int,",
+        f"rooms: {{type: int, required: {value},",
+    )
+
+    assert check(write_spec, tmp_path, files) == [message]
+
+
+def test_option_that_does_not_fit_the_type(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit(
+        "spec/entities/catalog.yaml", "balcony: {type: bool}", "balcony: {type: bool, to: Complex}"
+    )
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/catalog.yaml:16:29: entities.Apartment.fields.balcony.to: "
+        "'to' applies to ref fields, not bool"
+    ]
+
+
+def test_enum_default_outside_the_enum(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/entities/catalog.yaml", "default: free}", "default: fre}")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/catalog.yaml:17:67: entities.Apartment.fields.status.default: "
+        "default 'fre' is not one of: free, booked, sold"
+    ]
+
+
+def test_enum_without_values(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit(
+        "spec/entities/crm.yaml",
+        "source: {type: enum, values: [landing, phone], default: phone}",
+        "source: {type: enum}",
+    )
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/crm.yaml:9:15: entities.Lead.fields.source: an enum field needs 'values'"
+    ]
+
+
+def test_min_above_max(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/entities/catalog.yaml", "min: 0, max: 6", "min: 7, max: 6")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/catalog.yaml:13:39: entities.Apartment.fields.rooms.max: max 6 is below min 7",
+        "spec/seed/catalog.yaml:5:47: seed.Apartment[0].rooms: 2 is below the minimum 7",
+    ]
+
+
+def test_default_outside_the_bounds(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/entities/catalog.yaml", "min: 0, max: 6}", "min: 0, max: 6, default: 9}")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/catalog.yaml:13:51: entities.Apartment.fields.rooms.default: "
+        "9 is above the maximum 6"
+    ]
+
+
+def test_entity_without_fields(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/entities/more.yaml": "entities:\n  Flat:\n    title: x\n"}
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/more.yaml:2:3: entities.Flat: missing required key 'fields'"
+    ]
+
+
+def test_bad_entity_and_field_names(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {
+        "spec/entities/more.yaml": "entities:\n  flat:\n    fields:\n      Size: {type: int}\n"
+    }
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/more.yaml:2:3: entities.flat: "
+        "entity names are capitalised latin words, like 'Apartment', not 'flat'",
+        "spec/entities/more.yaml:4:7: entities.flat.fields.Size: "
+        "field names are lowercase latin with underscores, not 'Size'",
+    ]
+
+
+def test_same_entity_in_two_files_names_both_places(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {
+        "spec/entities/more.yaml": "entities:\n  Complex:\n    fields:\n      name: {type: string}\n"
+    }
+    result = load(write_spec, tmp_path, files)
+
+    assert [str(d) for d in result.diagnostics] == [
+        "spec/entities/more.yaml:2:3: entities.Complex: entity 'Complex' is defined twice: "
+        "here and at spec/entities/catalog.yaml:2:3"
+    ]
+    assert result.diagnostics[0].related == (Location("spec/entities/catalog.yaml", 2, 3),)
+
+
+def test_failing_only_field_is_reported_once(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {
+        "spec/entities/more.yaml": "entities:\n  Flat:\n    fields:\n      size: {type: mony}\n"
+    }
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/more.yaml:4:20: entities.Flat.fields.size.type: "
+        "unknown type 'mony' (did you mean 'money'?)"
+    ]
+
+
+def test_failing_field_does_not_hide_errors_elsewhere(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    files = {
+        **edit("spec/entities/catalog.yaml", "price: {type: money}", "price: {type: mony}"),
+        **edit(
+            "spec/roles.yaml", "{status: {in: [free, booked]}}", "{price: {gt: 0}, rooms: {eqq: 2}}"
+        ),
+    }
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/catalog.yaml:15:21: entities.Apartment.fields.price.type: "
+        "unknown type 'mony' (did you mean 'money'?)",
+        "spec/roles.yaml:4:56: roles.public.Apartment.read.where.rooms.eqq: "
+        "unknown operator 'eqq' (did you mean 'eq'?)",
+    ]
+
+
+def test_failing_field_is_dropped_but_its_entity_kept(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    result = load(
+        write_spec,
+        tmp_path,
+        edit("spec/entities/catalog.yaml", "price: {type: money}", "price: {type: mony}"),
+    )
+
+    assert result.spec is not None
+    assert "price" not in result.spec.entities["Apartment"].fields
+    assert "rooms" in result.spec.entities["Apartment"].fields
+
+
+# filters ---------------------------------------------------------------------------------
+
+
+def roles_where(where: str) -> dict[str, str | None]:
+    return edit("spec/roles.yaml", "{status: {in: [free, booked]}}", where)
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        (
+            "{statsu: {eq: free}}",
+            "spec/roles.yaml:4:32: roles.public.Apartment.read.where.statsu: "
+            "Apartment has no field 'statsu' (did you mean 'status'?)",
+        ),
+        (
+            "{balcony: {gt: true}}",
+            "spec/roles.yaml:4:42: roles.public.Apartment.read.where.balcony.gt: "
+            "operator 'gt' does not fit bool field 'balcony' (it takes eq, ne, isNull)",
+        ),
+        (
+            "{rooms: {contains: '2'}}",
+            "spec/roles.yaml:4:40: roles.public.Apartment.read.where.rooms.contains: "
+            "operator 'contains' does not fit int field 'rooms' "
+            "(it takes eq, ne, in, nin, isNull, gt, gte, lt, lte)",
+        ),
+        (
+            "{rooms: {eqq: 2}}",
+            "spec/roles.yaml:4:40: roles.public.Apartment.read.where.rooms.eqq: "
+            "unknown operator 'eqq' (did you mean 'eq'?)",
+        ),
+        (
+            "{rooms: {eq: two}}",
+            "spec/roles.yaml:4:44: roles.public.Apartment.read.where.rooms.eq: "
+            "expected a whole number, got text 'two'",
+        ),
+        (
+            "{status: {in: [free, gone]}}",
+            "spec/roles.yaml:4:52: roles.public.Apartment.read.where.status.in[1]: "
+            "'gone' is not one of: free, booked, sold",
+        ),
+        (
+            "{status: {in: free}}",
+            "spec/roles.yaml:4:45: roles.public.Apartment.read.where.status.in: "
+            "'in' takes a list of values",
+        ),
+        (
+            "{status: free}",
+            "spec/roles.yaml:4:40: roles.public.Apartment.read.where.status: "
+            "expected a condition such as {eq: …}, got 'free'",
+        ),
+        (
+            "{or: {status: {eq: free}}}",
+            "spec/roles.yaml:4:36: roles.public.Apartment.read.where.or: "
+            "'or' takes a list of filters",
+        ),
+        (
+            "{not: {statsu: {eq: free}}}",
+            "spec/roles.yaml:4:38: roles.public.Apartment.read.where.not.statsu: "
+            "Apartment has no field 'statsu' (did you mean 'status'?)",
+        ),
+        (
+            "{complex: {slugg: {eq: a}}}",
+            "spec/roles.yaml:4:42: roles.public.Apartment.read.where.complex.slugg: "
+            "Complex has no field 'slugg' (did you mean 'slug'?)",
+        ),
+        (
+            "{balcony: {isNull: 1}}",
+            "spec/roles.yaml:4:50: roles.public.Apartment.read.where.balcony.isNull: "
+            "isNull takes true or false",
+        ),
+    ],
+)
+def test_filter_problems(write_spec: WriteSpec, tmp_path: Path, where: str, message: str) -> None:
+    assert check(write_spec, tmp_path, roles_where(where)) == [message]
+
+
+def test_filters_through_refs_and_system_fields_pass(write_spec: WriteSpec, tmp_path: Path) -> None:
+    where = (
+        "{complex: {status: {eq: ready}}, id: {in: [1, 2]}, created_at: {gte: '2026-01-01T00:00:00Z'}, "
+        "or: [{rooms: {lte: 2}}, {price: {lt: 1000000}}], not: {balcony: {eq: false}}}"
+    )
+
+    assert check(write_spec, tmp_path, roles_where(where)) == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "message"),
+    [
+        (
+            "$user.idd",
+            "spec/roles.yaml:8:41: roles.manager.Lead.read.where.manager.eq: unknown session "
+            "variable '$user.idd' (did you mean 'id'?); auth.jwt.claims defines $user.id, "
+            "$user.partner_id",
+        ),
+        (
+            "$usr.id",
+            "spec/roles.yaml:8:41: roles.manager.Lead.read.where.manager.eq: "
+            "'$usr.id' is not a session variable; write $user.<name>",
+        ),
+    ],
+)
+def test_session_variable_in_a_role(
+    write_spec: WriteSpec, tmp_path: Path, variable: str, message: str
+) -> None:
+    files = edit(
+        "spec/roles.yaml", "{manager: {eq: $user.id}}", "{manager: {eq: " + variable + "}}"
+    )
+
+    assert check(write_spec, tmp_path, files) == [message]
+
+
+def test_session_variable_outside_roles(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/landings/complex.yaml", "{status: {ne: planned}}", "{name: {eq: $user.id}}")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/landings/complex.yaml:2:48: landings.complex.for_each.where.name.eq: "
+        "session variables like '$user.id' are only allowed in roles"
+    ]
+
+
+# roles -----------------------------------------------------------------------------------
+
+
+def test_inherits_cycle(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/roles.yaml", "  public:\n", "  public:\n    inherits: [manager]\n")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/roles.yaml:3:15: roles.public.inherits: roles inherit in a cycle: "
+        "public → manager → public"
+    ]
+
+
+def test_role_inheriting_itself(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/roles.yaml", "  partner:\n", "  partner:\n    inherits: [partner]\n")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/roles.yaml:10:15: roles.partner.inherits: roles inherit in a cycle: partner → partner"
+    ]
+
+
+def test_unknown_inherited_role(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/roles.yaml", "inherits: [public]", "inherits: [publc]")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/roles.yaml:7:16: roles.manager.inherits[0]: unknown role 'publc' (did you mean 'public'?)"
+    ]
+
+
+def test_unknown_entity_in_a_grant(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit(
+        "spec/roles.yaml", "    Lead: {read: {where: {manager", "    Leed: {read: {where: {manager"
+    )
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/roles.yaml:8:5: roles.manager.Leed: unknown entity 'Leed' (did you mean 'Lead'?)"
+    ]
+
+
+def test_grant_that_is_not_a_mapping(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit(
+        "spec/roles.yaml",
+        "Lead: {read: {where: {partner: {eq: $user.partner_id}}, fields: [name, phone]}}",
+        "Lead: true",
+    )
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/roles.yaml:10:11: roles.partner.Lead: expected a mapping, got a boolean"
+    ]
+
+
+def test_anonymous_role_must_read_what_landings_show(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/roles.yaml", "    Complex: {read: true}\n", "")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/landings/complex.yaml:2:20: landings.complex.for_each.entity: "
+        "pages are built as the anonymous role 'public', which may not read Complex"
+    ]
+
+
+def test_unknown_field_in_grant_field_lists(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/roles.yaml", "fields: [name, phone, complex]", "fields: [name, phnoe, id]")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/roles.yaml:5:36: roles.public.Lead.create.fields[1]: "
+        "unknown field of Lead 'phnoe' (did you mean 'phone'?)",
+        "spec/roles.yaml:5:43: roles.public.Lead.create.fields[2]: 'id' cannot be written",
+    ]
+
+
+def test_unknown_role_in_anonymous_role(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/ecosystem.yaml", "anonymous_role: public", "anonymous_role: pubic")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/ecosystem.yaml:5:19: auth.anonymous_role: unknown role 'pubic' (did you mean 'public'?)"
+    ]
+
+
+def test_grants_merge_inherited_ones(write_spec: WriteSpec, tmp_path: Path) -> None:
+    spec = load_spec(project(write_spec, tmp_path, {}))
+
+    manager = spec.grants("manager")
+    assert list(manager) == ["Complex", "Apartment", "Lead"]
+    assert manager["Complex"].read is True
+    assert isinstance(manager["Apartment"].read, ReadRule)
+    lead = manager["Lead"]  # per operation: the manager's own rules, the rest inherited
+    assert isinstance(lead.read, ReadRule)
+    assert lead.read.where == {"manager": {"eq": "$user.id"}}
+    assert isinstance(lead.update, UpdateRule)
+    assert isinstance(lead.create, CreateRule)
+    assert lead.create.set == {"source": "landing"}
+    assert lead.delete is False
+    assert list(spec.roles["manager"].grants) == ["Lead"]
+    assert spec.grants("public")["Lead"].read is False
+    assert spec.grants("nobody") == {}
+
+
+def test_grants_follow_inheritance_chains_and_survive_cycles(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    files = edit(
+        "spec/roles.yaml", "  partner:\n", "  partner:\n    inherits: [manager, partner]\n"
+    )
+    spec = load_project(project(write_spec, tmp_path, files)).spec
+
+    assert spec is not None
+    assert list(spec.grants("partner")) == ["Complex", "Apartment", "Lead"]
+    lead = spec.grants("partner")["Lead"]
+    assert isinstance(lead.read, ReadRule)
+    assert lead.read.fields == ["name", "phone"]  # its own read wins over the manager's
+    assert isinstance(lead.update, UpdateRule)  # from manager
+    assert isinstance(lead.create, CreateRule)  # from public, through manager
+
+
+# landings --------------------------------------------------------------------------------
+
+
+def test_same_landing_in_two_files(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/landings/promo.yaml": LANDING.replace("/complexes/", "/promo/")}
+    result = load(write_spec, tmp_path, files)
+
+    assert [str(d) for d in result.diagnostics] == [
+        "spec/landings/promo.yaml:1:1: landings.complex: landing 'complex' is defined twice: "
+        "here and at spec/landings/complex.yaml:1:1"
+    ]
+    assert result.diagnostics[0].related == (Location("spec/landings/complex.yaml", 1, 1),)
+
+
+def test_same_landing_in_a_file_and_a_section(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/more.yaml": "landings:\n  complex:\n    path: /other/\n"}
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/more.yaml:2:3: landings.complex: landing 'complex' is defined twice: "
+        "here and at spec/landings/complex.yaml:1:1"
+    ]
+
+
+def test_path_placeholder_naming_a_missing_field(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/landings/complex.yaml", "{slug}", "{slg}")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/landings/complex.yaml:3:7: landings.complex.path: "
+        "path names '{slg}', but Complex has no field 'slg' (did you mean 'slug'?)"
+    ]
+
+
+def test_path_placeholder_on_a_field_that_is_not_unique(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    files = edit("spec/landings/complex.yaml", "{slug}", "{name}")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/landings/complex.yaml:3:7: warning: landings.complex.path: "
+        "'name' is not unique: two Complex records may get the same page"
+    ]
+
+
+@pytest.mark.parametrize("placeholder", ["id", "created_at"])
+def test_path_placeholder_on_a_system_field_is_accepted(
+    write_spec: WriteSpec, tmp_path: Path, placeholder: str
+) -> None:
+    files = edit("spec/landings/complex.yaml", "{slug}", "{" + placeholder + "}")
+
+    assert [m for m in check(write_spec, tmp_path, files) if "warning" not in m] == []
+
+
+def test_path_placeholder_on_created_at_warns_it_is_not_unique(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    files = edit("spec/landings/complex.yaml", "{slug}", "{created_at}")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/landings/complex.yaml:3:7: warning: landings.complex.path: "
+        "'created_at' is not unique: two Complex records may get the same page"
+    ]
+
+
+def test_path_placeholder_without_for_each(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/landings/promo.yaml": "landing: promo\npath: /promo/{slug}/\n"}
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/landings/promo.yaml:2:7: landings.promo.path: "
+        "'{slug}' needs a record: add 'for_each' or write a fixed path"
+    ]
+
+
+def test_for_each_without_placeholder(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/landings/complex.yaml", "/complexes/{slug}/", "/complexes/")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/landings/complex.yaml:3:7: landings.complex.path: a for_each landing makes one page "
+        "per record; its path needs a placeholder such as {slug}"
+    ]
+
+
+def test_two_landings_with_the_same_path(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {
+        "spec/landings/promo.yaml": "landing: promo\nfor_each: {entity: Apartment}\npath: /complexes/{id}/\n"
+    }
+    result = load(write_spec, tmp_path, files)
+
+    assert [str(d) for d in result.diagnostics] == [
+        "spec/landings/promo.yaml:3:7: landings.promo.path: landings 'complex' and 'promo' "
+        "produce the same path /complexes/{id}/ (the other at spec/landings/complex.yaml:3:7)"
+    ]
+    assert result.diagnostics[0].related == (Location("spec/landings/complex.yaml", 3, 7),)
+
+
+def test_landing_without_path(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/landings/promo.yaml": "landing: promo\ntitle: Promo\n"}
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/landings/promo.yaml:1:1: landings.promo: missing required key 'path'"
+    ]
+
+
+def test_landing_for_each_on_unknown_entity(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/landings/complex.yaml", "entity: Complex", "entity: Complexx")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/landings/complex.yaml:2:20: landings.complex.for_each.entity: "
+        "unknown entity 'Complexx' (did you mean 'Complex'?)"
+    ]
+
+
+# seed ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "{name: Северный, status: ready}",
+            "{name: Северный, stauts: ready}",
+            "spec/seed/catalog.yaml:3:24: seed.Complex[0].stauts: "
+            "Complex has no field 'stauts' (did you mean 'status'?)",
+        ),
+        (
+            "{name: Северный, status: ready}",
+            "{name: Северный, status: done}",
+            "spec/seed/catalog.yaml:3:32: seed.Complex[0].status: "
+            "'done' is not one of: planned, building, ready",
+        ),
+        (
+            "complex: severnyi",
+            "complex: iuzhnyi",
+            "spec/seed/catalog.yaml:5:30: seed.Apartment[0].complex: "
+            "no Complex seed record has slug 'iuzhnyi'",
+        ),
+        (
+            "complex: severnyi, ",
+            "",
+            "spec/seed/catalog.yaml:5:7: seed.Apartment[0]: "
+            "required field 'complex' of Apartment is missing",
+        ),
+        (
+            "rooms: 2",
+            "rooms: 9",
+            "spec/seed/catalog.yaml:5:47: seed.Apartment[0].rooms: 9 is above the maximum 6",
+        ),
+        (
+            "price: 7500000.00",
+            "price: 7500000.001",
+            "spec/seed/catalog.yaml:5:69: seed.Apartment[0].price: "
+            "'7500000.001' has more than 2 decimal places",
+        ),
+    ],
+)
+def test_seed_record_problems(
+    write_spec: WriteSpec, tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    assert check(write_spec, tmp_path, edit("spec/seed/catalog.yaml", old, new)) == [message]
+
+
+def test_seed_duplicate_unique_value(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/seed/more.yaml": "seed:\n  Apartment:\n    - {number: A-1, complex: severnyi}\n"}
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/seed/more.yaml:3:16: seed.Apartment[1].number: "
+        "number 'A-1' is taken by seed record 0 of Apartment"
+    ]
+
+
+def test_seed_duplicate_derived_slug(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/seed/more.yaml": "seed:\n  Complex:\n    - {name: Северный}\n"}
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/seed/more.yaml:3:7: seed.Complex[1]: "
+        "slug 'severnyi' (made from name) is taken by seed record 0 of Complex"
+    ]
+
+
+def test_seed_for_unknown_entity(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/seed/more.yaml": "seed:\n  Complexes:\n    - {name: x}\n"}
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/seed/more.yaml:2:3: seed.Complexes: unknown entity 'Complexes' (did you mean 'Complex'?)"
+    ]
+
+
+def test_seed_lists_from_several_files_are_joined(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/seed/more.yaml": "seed:\n  Complex:\n    - {name: Южный}\n"}
+    result = load(write_spec, tmp_path, files)
+
+    assert result.diagnostics == []
+    assert result.spec is not None
+    assert [r["name"] for r in result.spec.seed["Complex"]] == ["Северный", "Южный"]
+    assert result.index.value(("seed", "Complex", 1, "name")) == Location(
+        "spec/seed/more.yaml", 3, 14
+    )
+
+
+# settings and file shapes ----------------------------------------------------------------
+
+
+def test_missing_ecosystem_name(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/ecosystem.yaml", "ecosystem: north-quarter\n", "")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec:1:1: ecosystem: no ecosystem name: one file (spec/ecosystem.yaml) needs "
+        "'ecosystem: <name>'"
+    ]
+
+
+def test_ecosystem_name_that_is_not_a_slug(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit("spec/ecosystem.yaml", "ecosystem: north-quarter", "ecosystem: North Quarter")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/ecosystem.yaml:1:12: ecosystem: "
+        "'North Quarter' is not a name of lowercase latin letters, digits and dashes"
+    ]
+
+
+def test_setting_defined_in_two_files(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/more.yaml": "locale: en\n"}
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/more.yaml:1:1: locale: setting 'locale' is defined twice: here and at spec/ecosystem.yaml:3:1"
+    ]
+
+
+def test_section_that_is_not_a_mapping(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/more.yaml": "entities: [Flat]\n"}
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/more.yaml:1:11: entities: expected a mapping of names, got a list"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("entities:\n", "spec/more.yaml:1:10: entities: expected a mapping of names, got nothing"),
+        (
+            "seed:\n  Complex: {name: x}\n",
+            "spec/more.yaml:2:12: seed.Complex: expected a list of records, got a mapping",
+        ),
+    ],
+)
+def test_section_shape_messages_use_plain_words(
+    write_spec: WriteSpec, tmp_path: Path, text: str, message: str
+) -> None:
+    assert check(write_spec, tmp_path, {"spec/more.yaml": text}) == [message]
+
+
+def test_seed_member_that_is_not_a_list(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/more.yaml": "seed:\n  Complex: many\n"}
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/more.yaml:2:12: seed.Complex: expected a list of records, got text"
+    ]
+
+
+@pytest.mark.parametrize("text", ["- entities\n- roles\n", "just text\n", "42\n"])
+def test_file_that_is_not_a_mapping(write_spec: WriteSpec, tmp_path: Path, text: str) -> None:
+    assert check(write_spec, tmp_path, {"spec/more.yaml": text}) == [
+        "spec/more.yaml:1:1: a spec file is a mapping of sections (entities:, roles:, landings:, …)"
+    ]
+
+
+def test_empty_file_is_fine(write_spec: WriteSpec, tmp_path: Path) -> None:
+    result = load(write_spec, tmp_path, {"spec/empty.yaml": "", "spec/notes.yml": "# later\n"})
+
+    assert result.diagnostics == []
+    assert "spec/empty.yaml" in result.files
+    assert "spec/notes.yml" in result.files
+
+
+def test_landing_file_without_a_name(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {"spec/landings/promo.yaml": "landing:\npath: /promo/\n"}
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/landings/promo.yaml:1:9: landing: a landing needs a name"
+    ]
+
+
+def test_files_other_than_yaml_are_ignored(write_spec: WriteSpec, tmp_path: Path) -> None:
+    result = load(write_spec, tmp_path, {"spec/README.md": "# not: [yaml\n"})
+
+    assert result.diagnostics == []
+    assert "spec/README.md" not in result.files
+
+
+def test_source_problems_reach_the_load_result(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {
+        **edit("spec/ecosystem.yaml", "locale: ru\n", "locale: ru\nlocale: en\n"),
+        "spec/landings/complex.yaml": "landing: complex\npath: [/x/\n",
+    }
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/ecosystem.yaml:4:1: locale: duplicate key 'locale' (first defined at spec/ecosystem.yaml:3:1)",
+        "spec/landings/complex.yaml:3:1: YAML syntax: while parsing a flow sequence, "
+        "did not find expected ',' or ']'",
+    ]
+
+
+# the whole run ---------------------------------------------------------------------------
+
+
+def test_every_error_of_every_file_in_one_run_sorted(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {
+        **edit("spec/roles.yaml", "inherits: [public]", "inherits: [publc]"),
+        **edit("spec/entities/crm.yaml", "to: Complex", "to: Complx"),
+        **edit("spec/entities/catalog.yaml", "price: {type: money}", "price: {type: mony}"),
+        **edit("spec/seed/catalog.yaml", "status: ready", "status: done"),
+        "spec/landings/promo.yaml": "landing: promo\npath: /promo/{slug}/\n",
+        "spec/broken.yaml": "a: [1\n",
+        **edit("spec/ecosystem.yaml", "anonymous_role: public", "anonymous_role: pubic"),
+    }
+    result = load(write_spec, tmp_path, files)
+
+    assert [str(d) for d in result.diagnostics] == [
+        "spec/broken.yaml:2:1: YAML syntax: while parsing a flow sequence, "
+        "did not find expected ',' or ']'",
+        "spec/ecosystem.yaml:5:19: auth.anonymous_role: unknown role 'pubic' (did you mean 'public'?)",
+        "spec/entities/catalog.yaml:15:21: entities.Apartment.fields.price.type: "
+        "unknown type 'mony' (did you mean 'money'?)",
+        "spec/entities/crm.yaml:6:32: entities.Lead.fields.complex.to: "
+        "unknown entity 'Complx' (did you mean 'Complex'?)",
+        "spec/landings/promo.yaml:2:7: landings.promo.path: "
+        "'{slug}' needs a record: add 'for_each' or write a fixed path",
+        "spec/roles.yaml:7:16: roles.manager.inherits[0]: unknown role 'publc' (did you mean 'public'?)",
+        "spec/seed/catalog.yaml:3:32: seed.Complex[0].status: "
+        "'done' is not one of: planned, building, ready",
+    ]
+    locations = [d.location for d in result.diagnostics]
+    assert all(loc is not None for loc in locations)
+    assert locations == sorted(
+        locations, key=lambda loc: (loc.file, loc.line, loc.column) if loc else ("", 0, 0)
+    )
+
+
+def test_diagnostics_serialise_to_json(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {
+        "spec/entities/more.yaml": "entities:\n  Complex:\n    fields:\n      name: {type: string}\n"
+    }
+    [diagnostic] = load(write_spec, tmp_path, files).diagnostics
+
+    assert diagnostic.to_json() == {
+        "severity": "error",
+        "file": "spec/entities/more.yaml",
+        "line": 2,
+        "column": 3,
+        "path": "entities.Complex",
+        "message": "entity 'Complex' is defined twice: here and at spec/entities/catalog.yaml:2:3",
+        "related": ["spec/entities/catalog.yaml:2:3"],
+    }
+
+
+def test_load_sources_works_on_parsed_text() -> None:
+    sources = [
+        parse_yaml("ecosystem: tiny\nroles: {public: {}}\n", "spec/ecosystem.yaml"),
+        parse_yaml(
+            "entities:\n  Note:\n    fields:\n      title: {type: string}\n      body: {type: txt}\n",
+            "spec/notes.yaml",
+        ),
+    ]
+    result = load_sources(sources)
+
+    assert result.files == ["spec/ecosystem.yaml", "spec/notes.yaml"]
+    assert [str(d) for d in result.diagnostics] == [
+        "spec/notes.yaml:5:20: entities.Note.fields.body.type: unknown type 'txt' (did you mean 'text'?)"
+    ]
+
+
+# locations of nodes ----------------------------------------------------------------------
+
+
+def all_nodes(node: object, path: KeyPath = ()) -> list[tuple[Node, KeyPath]]:
+    """Every spec node under `node`, with its key path."""
+    found: list[tuple[Node, KeyPath]] = []
+    if isinstance(node, Node):
+        found.append((node, path))
+        for name, info in type(node).model_fields.items():
+            found.extend(all_nodes(getattr(node, name), (*path, info.alias or name)))
+        for key, value in (node.model_extra or {}).items():
+            found.extend(all_nodes(value, (*path, key)))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            found.extend(all_nodes(value, (*path, key)))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found.extend(all_nodes(value, (*path, i)))
+    return found
+
+
+def test_every_node_knows_where_it_was_written(write_spec: WriteSpec, tmp_path: Path) -> None:
+    result = load(write_spec, tmp_path, {})
+    assert result.spec is not None
+
+    nodes = all_nodes(result.spec)
+    assert len(nodes) > 30
+    assert result.spec.location is None  # the whole spec is merged from many files
+    written = [(n, p) for n, p in nodes if p and result.index.value(p[:1]) is not None]
+    assert len(written) > 30
+    assert [p for n, p in written if n.location is None] == []
+    assert all(n.location == result.index.value(p) for n, p in written)
+
+
+def test_node_locations_point_at_their_values(write_spec: WriteSpec, tmp_path: Path) -> None:
+    spec = load_spec(project(write_spec, tmp_path, {}))
+
+    def loc(file: str, line: int, column: int) -> Location:
+        return Location(f"spec/{file}", line, column)
+
+    assert spec.entities["Complex"].location == loc("entities/catalog.yaml", 3, 5)
+    assert spec.entities["Apartment"].fields["price"].location == loc(
+        "entities/catalog.yaml", 15, 14
+    )
+    assert spec.entities["Lead"].location == loc("entities/crm.yaml", 3, 5)
+    assert spec.auth.location == loc("ecosystem.yaml", 5, 3)
+    assert spec.auth.jwt.location == loc("ecosystem.yaml", 7, 5)
+    assert spec.roles["manager"].location == loc("roles.yaml", 7, 5)
+    assert spec.roles["public"].grants["Lead"].location == loc("roles.yaml", 5, 11)
+    create = spec.roles["public"].grants["Lead"].create
+    assert not isinstance(create, bool)
+    assert create.location == loc("roles.yaml", 5, 20)
+    landing = spec.landings["complex"]
+    assert landing.location == loc("landings/complex.yaml", 1, 1)
+    assert landing.for_each is not None
+    assert landing.for_each.location == loc("landings/complex.yaml", 2, 11)
+    assert landing.seo.location == loc("landings/complex.yaml", 4, 6)
+
+
+def test_default_nodes_take_the_place_of_their_parent(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    files = edit("spec/landings/complex.yaml", 'seo: {title: "{{ item.name }}"}\n', "")
+    spec = load_spec(project(write_spec, tmp_path, files))
+
+    landing = spec.landings["complex"]
+    assert landing.seo.location == landing.location
+    assert spec.site.location == Location("spec/ecosystem.yaml", 8, 7)
+    assert spec.site.location is not None
+
+
+def test_default_nodes_without_a_written_ancestor_have_no_place(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    files = edit("spec/ecosystem.yaml", 'site: {base_url: "https://north-quarter.example"}\n', "")
+    spec = load_spec(project(write_spec, tmp_path, files))
+
+    assert spec.site.location is None  # no file writes `site:`: there is no place to name
+
+
+def test_spec_is_frozen(write_spec: WriteSpec, tmp_path: Path) -> None:
+    spec: Spec = load_spec(project(write_spec, tmp_path, {}))
+
+    with pytest.raises(ValueError, match="frozen"):
+        spec.ecosystem = "other"  # type: ignore[misc]
+
+
+# known crashes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new"),
+    [
+        ("spec/seed/catalog.yaml", "price: 7500000.00", "price: 1.0e+30"),
+        (
+            "spec/entities/catalog.yaml",
+            "price: {type: money}",
+            "price: {type: money, default: '1e30'}",
+        ),
+        ("spec/roles.yaml", "{status: {in: [free, booked]}}", "{price: {gt: 1.0e+30}}"),
+    ],
+)
+def test_huge_money_value_is_a_diagnostic(
+    write_spec: WriteSpec, tmp_path: Path, name: str, old: str, new: str
+) -> None:
+    messages = check(write_spec, tmp_path, edit(name, old, new))
+
+    assert len(messages) == 1
+
+
+def test_error_after_a_merge_key_is_located_where_written(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    files = {
+        "spec/entities/more.yaml": (
+            "entities:\n  Flat:\n    fields:\n      price: &num {type: int}\n"
+            "      area:\n        <<: *num\n        type: mony\n"
+        )
+    }
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/more.yaml:7:15: entities.Flat.fields.area.type: "
+        "unknown type 'mony' (did you mean 'money'?)"
+    ]
+
+
+def test_failing_field_is_not_reported_again_as_unknown(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    text = CATALOG.replace(
+        "    title: Жилой комплекс\n", "    title: Жилой комплекс\n    display: name\n"
+    )
+    text = text.replace("name: {type: string, required", "name: {type: strng, required")
+
+    assert check(write_spec, tmp_path, {"spec/entities/catalog.yaml": text}) == [
+        "spec/entities/catalog.yaml:6:20: entities.Complex.fields.name.type: "
+        "unknown type 'strng' (did you mean 'string'?)"
+    ]
+
+
+def test_dangling_ref_used_by_a_list_is_reported_once(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    files = edit("spec/entities/catalog.yaml", "to: Complex, required", "to: Complx, required")
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/catalog.yaml:12:32: entities.Apartment.fields.complex.to: "
+        "unknown entity 'Complx' (did you mean 'Complex'?)"
+    ]
+
+
+def test_two_bad_values_in_one_field_are_both_located(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    files = edit(
+        "spec/entities/catalog.yaml",
+        "balcony: {type: bool}",
+        "balcony: {type: bool, values: [1, 2]}",
+    )
+    files = {
+        "spec/entities/catalog.yaml": (files["spec/entities/catalog.yaml"] or "").replace(
+            "min: 0, max: 6", "min: 7, max: 6"
+        ),
+        "spec/seed/catalog.yaml": None,
+    }
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/entities/catalog.yaml:13:39: entities.Apartment.fields.rooms.max: max 6 is below min 7",
+        "spec/entities/catalog.yaml:16:38: entities.Apartment.fields.balcony.values[0]: "
+        "expected text, got a number",
+        "spec/entities/catalog.yaml:16:41: entities.Apartment.fields.balcony.values[1]: "
+        "expected text, got a number",
+    ]
+
+
+def test_two_bad_landing_values_are_both_located(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = {
+        "spec/landings/a.yaml": "landing: a\npath: [1]\ntitle: [2]\n",
+        "spec/landings/b.yaml": "landing: b\npath: /b/{slug}/\n",
+    }
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/landings/a.yaml:2:7: landings.a.path: expected text, got a list",
+        "spec/landings/a.yaml:3:8: landings.a.title: expected text, got a list",
+        "spec/landings/b.yaml:2:7: landings.b.path: "
+        "'{slug}' needs a record: add 'for_each' or write a fixed path",
+    ]
