@@ -344,12 +344,12 @@ async def procrastinate_workload(
     seen = 0
     client = httpx.AsyncClient()
 
-    @app.task(name="noop")
+    @app.task(name="noop")  # type: ignore[untyped-decorator,unused-ignore]
     async def noop(**event: Any) -> None:
         nonlocal seen
         seen += 1
 
-    @app.task(name="post")
+    @app.task(name="post")  # type: ignore[untyped-decorator,unused-ignore]
     async def post(**event: Any) -> None:
         nonlocal seen
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
