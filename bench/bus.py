@@ -1,8 +1,8 @@
 """The data bus: events per second through the outbox, and the time from a mutation to the page.
 
 Part 1, throughput. Ecospec's outbox (`runtime.bus.publish`: an event row and a delivery row, in
-the writer's transaction) drained by its dispatcher (`Dispatcher.run_once`: claim a batch, deliver,
-ack each) on SQLite and PostgreSQL, beside procrastinate, a PostgreSQL job queue, on the same
+the writer's transaction) drained by its dispatcher (`Dispatcher.run`, as `ecospec worker` runs
+it: claim, deliver, ack each, up to 8 deliveries in flight) on SQLite and PostgreSQL, beside procrastinate, a PostgreSQL job queue, on the same
 PostgreSQL database (its own schema) doing the same work: defer N jobs, a worker consumes them.
 Four workloads, each timed in two phases (write N, then drain N):
 
@@ -279,14 +279,33 @@ async def ecospec_write(
     return time.perf_counter() - started
 
 
+class CountingBus(DatabaseBus):
+    """The database bus, telling when it has acknowledged `n` deliveries."""
+
+    def __init__(self, engine: AsyncEngine, n: int) -> None:
+        super().__init__(engine)
+        self.n = n
+        self.acked = 0
+        self.all_acked = asyncio.Event()
+
+    async def ack(self, delivery: Delivery) -> None:
+        await super().ack(delivery)
+        self.acked += 1
+        if self.acked >= self.n:
+            self.all_acked.set()
+
+
 async def ecospec_drain(
-    dispatcher: Dispatcher, n: int, pending: Callable[[], Awaitable[int]]
+    dispatcher: Dispatcher, bus: CountingBus, n: int, pending: Callable[[], Awaitable[int]]
 ) -> float:
-    """run_once until the subscriber's deliveries are all done; seconds."""
+    """The dispatcher's loop until the subscriber's deliveries are all done; seconds."""
+    stop = asyncio.Event()
     started = time.perf_counter()
-    while await dispatcher.run_once():
-        pass
+    loop = asyncio.create_task(dispatcher.run(stop))
+    await bus.all_acked.wait()
     elapsed = time.perf_counter() - started
+    stop.set()
+    await loop
     left = await pending()
     if left:
         raise RuntimeError(f"{left} of {n} deliveries were left pending")
@@ -327,8 +346,9 @@ async def ecospec_workload(
                 subscriber: Any = WebhookSubscriber("bench", hook, engine, client)
             else:
                 subscriber = Noop(name)
-            dispatcher = Dispatcher(DatabaseBus(engine), [subscriber], concurrency=CONCURRENCY)
-            drain = await ecospec_drain(dispatcher, n, pending)
+            bus = CountingBus(engine, n)
+            dispatcher = Dispatcher(bus, [subscriber], concurrency=CONCURRENCY)
+            drain = await ecospec_drain(dispatcher, bus, n, pending)
         return Phases(n, write, drain)
     finally:
         await engine.dispose()

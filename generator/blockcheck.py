@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateSyntaxError
 
 from generator.blocks import Block, ParamSpec
-from generator.errors import KeyPath, did_you_mean
+from generator.errors import Diagnostic, KeyPath, Location, did_you_mean
 from generator.fieldtypes import FIELD_TYPES, describe_value
 from generator.model import EntityQuery
 from generator.render import sandbox
@@ -24,7 +25,31 @@ AGGREGATES = ("count", "sum", "avg", "min", "max")
 def check_block(
     checker: _Checker, block: Block, params: dict[str, Any] | None, path: KeyPath
 ) -> None:
+    found = template_diagnostic(block)
+    if found is not None:  # once per block: the loader drops the same diagnostic made again
+        checker.out.append(found)
     _object(checker, block.spec.params, params or {}, path, f"block '{block.name}'")
+
+
+def template_diagnostic(block: Block) -> Diagnostic | None:
+    """The block's template compiled: where it fails (blocks/hero/template.html.j2:12:1), if
+    it does."""
+    problem = _compile_problem(block.template)
+    if problem is None:
+        return None
+    line, message = problem
+    where = Location(f"{block.folder.parent.name}/{block.template_name}", line, 1)
+    return Diagnostic(where, (), f"template: {message}")
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_problem(source: str) -> tuple[int, str] | None:
+    """The line and message of the first error compiling a template (syntax, unknown filters)."""
+    try:
+        sandbox().from_string(source)
+    except TemplateSyntaxError as exc:
+        return exc.lineno, exc.message or str(exc)
+    return None
 
 
 def _object(

@@ -9,7 +9,7 @@ import re
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -20,14 +20,17 @@ from markupsafe import Markup
 from generator.blocks import Block, BlockLibrary, ParamSpec
 from generator.errors import BuildError
 from generator.matching import matches
-from generator.model import Landing, Spec
+from generator.model import FieldSpec, Landing, Spec
 from generator.render import render_text, sandbox
-from generator.sitedata import DataSource, Reads, SiteData, describe
+from generator.sitedata import DataError, DataSource, Reads, SiteData, describe
 
 MANIFEST = ".ecospec-manifest.json"
 TEMPLATES = Path(__file__).parent / "templates"
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 Progress = Callable[[int, int], None]
+# What a template may raise on data it did not expect (None where a number was, …), besides
+# Jinja's own errors.
+RENDER_ERRORS = (TemplateError, TypeError, ValueError, ArithmeticError)
 
 
 @dataclass
@@ -49,6 +52,28 @@ class Page:
         return rel
 
 
+@dataclass(frozen=True)
+class PageFailure:
+    """A page that could not be made in a build that goes on without it (`keep_going`)."""
+
+    landing: str
+    declared: str  # where the landing is written: spec/landings/apartment.yaml:4:1
+    path: str | None  # the page's URL path; None when the record gives it none
+    entity: str | None
+    item: Any  # the record's id, for a page made for_each record
+    error: str
+    kept: bool  # its previous file stands
+
+    def __str__(self) -> str:
+        page = self.path or "a page"
+        record = f" for {self.entity} {self.item}" if self.entity else ""
+        outcome = "its previous file stands" if self.kept else "it is left out"
+        return (
+            f"{page} (landing '{self.landing}', {self.declared}){record} failed: {self.error}; "
+            f"{outcome}"
+        )
+
+
 @dataclass
 class BuildReport:
     pages: int = 0
@@ -56,6 +81,7 @@ class BuildReport:
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
     changed_urls: list[str] = field(default_factory=list)
+    failed: list[PageFailure] = field(default_factory=list)
 
 
 def _digest(*parts: Any) -> str:
@@ -121,7 +147,11 @@ class SiteBuilder:
 
     # pages --------------------------------------------------------------------------------------
 
-    async def plan(self, landings: set[str] | None = None) -> list[Page]:
+    async def plan(
+        self, landings: set[str] | None = None, failed: list[PageFailure] | None = None
+    ) -> list[Page]:
+        """Every page to make. With `failed`, a record that gives its page no path is reported
+        there and left out, instead of failing the build."""
         pages: list[Page] = []
         for name, landing in sorted(self.spec.landings.items()):
             if landings is not None and name not in landings:
@@ -132,7 +162,14 @@ class SiteBuilder:
             q = landing.for_each
             reads = Reads()
             for item in await self.data.records(q.entity, q.where, q.order_by, q.limit, reads):
-                pages.append(Page(self.page_path(landing, item), name, item))
+                try:
+                    path = self.page_path(landing, item)
+                except BuildError as exc:
+                    if failed is None:
+                        raise
+                    failed.append(self.failure(Page("", name, item), exc, kept=False))
+                    continue
+                pages.append(Page(path, name, item))
         seen: dict[str, str] = {}
         for page in pages:
             if page.path in seen:
@@ -141,6 +178,19 @@ class SiteBuilder:
                 )
             seen[page.path] = page.landing
         return pages
+
+    def failure(self, page: Page, error: BuildError, kept: bool) -> PageFailure:
+        landing = self.spec.landings[page.landing]
+        location = landing.location
+        return PageFailure(
+            landing=page.landing,
+            declared=str(location) if location else f"landings.{page.landing}",
+            path=page.path or None,
+            entity=landing.for_each.entity if landing.for_each and page.item else None,
+            item=(page.item or {}).get("id"),
+            error=str(error),
+            kept=kept,
+        )
 
     @staticmethod
     def page_path(landing: Landing, item: dict[str, Any]) -> str:
@@ -271,7 +321,10 @@ class SiteBuilder:
         static = {k: v for k, v in where.items() if "{{" not in json.dumps(v, ensure_ascii=False)}
         values = set()
         for page in group:
-            rendered = self.text(where[field_name]["eq"], self.context(page), "prefetch")
+            try:
+                rendered = self.text(where[field_name]["eq"], self.context(page), "prefetch")
+            except BuildError:
+                continue  # the page fails when it is rendered, where its error names the block
             values.add(rendered)
         bulk = {**static, field_name: {"in": sorted(values)}}
         order = value.get("order_by") or [] if spec.type == "query" else []
@@ -302,12 +355,13 @@ class SiteBuilder:
         else:
             description = describe(entity, where, rendered.get("order_by") or [], limit)
             reads.note(entity, [str(r["id"]) for r in shown], description, where)
+            self.data.note_refs(entity, shown, reads)
         return found
 
     def text(self, value: str, ctx: dict[str, Any], where: str) -> str:
         try:
             return render_text(value, ctx)
-        except TemplateError as exc:
+        except RENDER_ERRORS as exc:
             raise BuildError(f"{where}: {exc}") from None
 
     async def rendered(self, value: Any, ctx: dict[str, Any], where: str) -> Any:
@@ -330,6 +384,7 @@ class SiteBuilder:
         theme = {**self.spec.site.theme, **landing.theme}
         if page.item is not None and landing.for_each is not None:
             page.reads.note(landing.for_each.entity, [str(page.item["id"])], "for_each", None)
+            self.data.note_refs(landing.for_each.entity, [page.item], page.reads)
         resolved: list[tuple[Block, int, dict[str, Any], dict[str, Any]]] = []
         for index, entry in enumerate(landing.blocks):
             name, raw = next(iter(entry.items()))
@@ -371,7 +426,7 @@ class SiteBuilder:
                 block_ctx["form"] = self.form(page, landing, index, raw)
             try:
                 html = self.block_templates[block.name].render(block_ctx)
-            except TemplateError as exc:
+            except RENDER_ERRORS as exc:
                 raise BuildError(f"{where}.blocks[{index}] ({block.name}): {exc}") from None
             regions[block.spec.region].append(html)
         seo = landing.seo
@@ -420,7 +475,7 @@ class SiteBuilder:
             fields.append(
                 {
                     "name": name,
-                    "label": f.title or name.replace("_", " ").capitalize(),
+                    "label": field_label(name, f),
                     "input": _INPUTS.get(f.type, "text"),
                     "type": f.type,
                     "required": f.required,
@@ -464,6 +519,11 @@ class SiteBuilder:
             "robots.txt": robots.encode(),
             "404.html": not_found.encode(),
         }
+
+
+def field_label(name: str, spec: FieldSpec) -> str:
+    """The label a form shows for a field: its title, else its name made readable."""
+    return spec.title or name.replace("_", " ").capitalize()
 
 
 _INPUTS = {
@@ -570,19 +630,32 @@ async def build_site(
     only: Affected | None = None,
     landings: set[str] | None = None,
     hashed_assets: bool = True,
+    keep_going: bool = False,
 ) -> BuildReport:
     """Build the sites into `out`. With `only`, pages already built whose manifest entry it does
     not select are left as they are (new and removed pages are always handled); `landings`
-    names the landings whose pages may be rendered, so only their queries are prefetched."""
+    names the landings whose pages may be rendered, so only their queries are prefetched.
+
+    A page that fails to render fails the build, before anything is written; with `keep_going`
+    (the live rebuilds after a change) it is reported in `failed` instead and the other pages
+    are written: its previous file and manifest entry stand, and a page never built is left out.
+    Either way the manifest lists it under `failed`, with what it read before it failed, so later
+    rebuilds try it again only when a change touches it. When the data source failed and no page
+    could read its data, the build still fails (the source is away: worth trying again)."""
     builder = SiteBuilder(spec, library, source, project)
     builder.hashed = hashed_assets
     builder.prepare_assets()
-    pages = await builder.plan(landings)
+    report = BuildReport()
+    pages = await builder.plan(landings, report.failed if keep_going else None)
     await builder.prefetch(pages)
     previous = _read_manifest(out)
     old_pages: dict[str, Any] = (
         previous.get("pages", {}) if isinstance(previous.get("pages"), dict) else {}
     )
+    old_failed: dict[str, Any] = (
+        previous.get("failed", {}) if isinstance(previous.get("failed"), dict) else {}
+    )
+    failed: dict[str, Any] = {}  # the manifest's record of pages that failed
     others: dict[str, Any] = {}  # pages of landings this build leaves alone
     if landings is not None:
         others = {
@@ -595,42 +668,92 @@ async def build_site(
     files: dict[str, bytes] = {}
     kept: set[str] = set()
     entries: dict[str, Any] = {}
-    report = BuildReport(pages=len(pages))
+    report.pages = len(pages)
+    read = 0  # pages whose data was read
+    source_failure: DataError | None = None
     for i, page in enumerate(pages, 1):
         found = old_pages.get(page.path)
         old: dict[str, Any] = found if isinstance(found, dict) else {}
         on_disk = bool(old) and old.get("file") == page.file and (out / page.file).is_file()
-        if only is not None and on_disk and not only(old):
-            kept.add(page.file)
-            entries[page.path] = old
+        failed_before = old_failed.get(page.path)
+        if isinstance(failed_before, dict):  # it failed: what it read then counts too
+            untouched = only is not None and not only(failed_before) and not (on_disk and only(old))
+        else:
+            untouched = only is not None and on_disk and not only(old)
+        if untouched:
+            if on_disk:
+                kept.add(page.file)
+                entries[page.path] = old
+            if isinstance(failed_before, dict):
+                failed[page.path] = failed_before
         else:
             previous_inputs = old.get("inputs") if on_disk else None
-            if await builder.render(page, previous_inputs):
-                files[page.file] = page.html
+            try:
+                rendered = await builder.render(page, previous_inputs)
+            except BuildError as exc:
+                if not keep_going:
+                    raise
+                if isinstance(exc, DataError):
+                    source_failure = source_failure or exc
+                report.failed.append(builder.failure(page, exc, kept=on_disk))
+                failed[page.path] = {
+                    "landing": page.landing,
+                    "item": (page.item or {}).get("id"),
+                    "error": str(exc),
+                    "reads": page.reads.to_json(),
+                }
+                if on_disk:
+                    kept.add(page.file)
+                    entries[page.path] = old
             else:
-                kept.add(page.file)
-                report.unchanged += 1
-            entries[page.path] = {
-                "file": page.file,
-                "landing": page.landing,
-                "item": (page.item or {}).get("id"),
-                "inputs": page.inputs,
-                "reads": page.reads.to_json(),
-            }
+                read += 1
+                if rendered:
+                    files[page.file] = page.html
+                else:
+                    kept.add(page.file)
+                    report.unchanged += 1
+                entries[page.path] = {
+                    "file": page.file,
+                    "landing": page.landing,
+                    "item": (page.item or {}).get("id"),
+                    "inputs": page.inputs,
+                    "reads": page.reads.to_json(),
+                }
         if progress:
             progress(i, len(pages))
-    files.update(builder.assets)
-    files.update(
-        builder.extras(
-            [(p.path, p.landing) for p in pages]
-            + [(path, e["landing"]) for path, e in others.items()]
-        )
-    )
+    if source_failure is not None and not read:
+        raise source_failure
+    for index, failure in enumerate(report.failed):
+        if failure.path is not None:
+            continue
+        # a record that gives its page no path: its page as last built stands
+        for path, entry in old_pages.items():
+            if (
+                isinstance(entry, dict)
+                and path not in entries
+                and entry.get("landing") == failure.landing
+                and entry.get("item") == failure.item
+                and (out / str(entry.get("file"))).is_file()
+            ):
+                entries[path] = entry
+                kept.add(entry["file"])
+                report.failed[index] = replace(failure, path=path, kept=True)
     for path, entry in others.items():
         entries[path] = entry
         kept.add(entry["file"])
+    if landings is not None:
+        for path, entry in old_failed.items():
+            if isinstance(entry, dict) and entry.get("landing") not in landings:
+                failed.setdefault(path, entry)
+    files.update(builder.assets)
+    files.update(builder.extras([(path, e["landing"]) for path, e in entries.items()]))
     copied = _sync_static(project / "static", out, report)
-    manifest = {"pages": dict(sorted(entries.items())), "files": sorted(set(files) | kept | copied)}
+    manifest: dict[str, Any] = {
+        "pages": dict(sorted(entries.items())),
+        "files": sorted(set(files) | kept | copied),
+    }
+    if failed:
+        manifest["failed"] = dict(sorted(failed.items()))
     _write(out, files, previous, manifest, report, builder)
     return report
 

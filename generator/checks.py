@@ -458,6 +458,9 @@ class _Checker:
         if names is None or entity is None:
             return
         for i, fname in enumerate(names):
+            if not isinstance(fname, str):
+                self.error((*path, i), f"expected a field name, got {_describe(fname)}")
+                continue
             ftype = field_type_of(entity, fname)
             if ftype is None and not self.has_field(ename, fname):
                 self.unknown((*path, i), f"field of {ename}", fname, entity.fields)

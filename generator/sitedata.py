@@ -18,6 +18,10 @@ from generator.naming import camel, entity_names
 SCALAR_SKIP = ("list",)
 
 
+class DataError(BuildError):
+    """The data source could not answer a page's query (the runtime is away, a query failed)."""
+
+
 class DataSource(Protocol):
     """Runs a GraphQL query as the anonymous role and returns its `data`."""
 
@@ -43,6 +47,11 @@ class Reads:
         entry = {"entity": entity, "where": where or {}}
         if query != "for_each" and entry not in self.filters:
             self.filters.append(entry)
+
+    def note_records(self, entity: str, ids: set[str]) -> None:
+        """Records read without a query of their own (through a ref of a record read)."""
+        self.entities.add(entity)
+        self.records.setdefault(entity, set()).update(ids)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +119,20 @@ class SiteData:
             out[name] = value
         return out
 
+    def note_refs(self, entity: str, rows: list[dict[str, Any]], reads: Reads) -> None:
+        """Note the records that rows hold through their refs (`item.complex.name`): a page
+        that shows them is rebuilt when they change."""
+        found: dict[str, set[str]] = {}
+        for name, f in self.spec.entities[entity].fields.items():
+            if f.type != "ref" or not f.to:
+                continue
+            for row in rows:
+                value = row.get(name)
+                if isinstance(value, dict) and value.get("id") is not None:
+                    found.setdefault(f.to, set()).add(str(value["id"]))
+        for target, ids in sorted(found.items()):
+            reads.note_records(target, ids)
+
     # filters ------------------------------------------------------------------------------------
 
     def where(self, entity: str, where: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -147,7 +170,10 @@ class SiteData:
     async def run(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         key = query + json.dumps(variables, sort_keys=True, ensure_ascii=False)
         if key not in self.cache:
-            self.cache[key] = await self.source.execute(query, variables)
+            try:
+                self.cache[key] = await self.source.execute(query, variables)
+            except BuildError as exc:
+                raise DataError(str(exc)) from None
         return self.cache[key]  # type: ignore[no-any-return]
 
     async def records(
@@ -175,6 +201,7 @@ class SiteData:
         reads.note(
             entity, [str(r["id"]) for r in rows], describe(entity, where, order_by, limit), where
         )
+        self.note_refs(entity, rows, reads)
         return rows
 
     async def aggregate(

@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from runtime.auth import AuthError
+from runtime.database import read_only
 from runtime.dev import DevServer
 from runtime.ecosystem import Ecosystem, is_production
 from runtime.forms import RateLimiter, handle_form
@@ -157,6 +158,7 @@ def create_app(
         eco = current()
         try:
             async with eco.engine.connect() as conn:
+                await read_only(conn)
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:  # the check exists to report exactly this
             return JSONResponse(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from generator.errors import EcospecError
 from generator.model import Spec
+from runtime.database import read_only
 from runtime.permissions import Session
 from runtime.system import api_keys
 from runtime.writes import now
@@ -45,11 +46,18 @@ def weak_secret_problem(spec: Spec) -> str | None:
     """Why the configured JWT secret is unfit for production, or None when it is fine."""
     settings = spec.auth.jwt
     if settings.algorithm != "HS256":
-        if not (
-            settings.jwks_url
-            or (settings.public_key_env and os.environ.get(settings.public_key_env))
-        ):
-            return f"{settings.algorithm} needs auth.jwt.jwks_url or a public key in ${settings.public_key_env}"
+        if settings.jwks_url:
+            return None
+        if settings.public_key_env is None:
+            return (
+                f"{settings.algorithm} needs auth.jwt.jwks_url or auth.jwt.public_key_env "
+                "(the environment variable holding the public key)"
+            )
+        if not os.environ.get(settings.public_key_env):
+            return (
+                f"{settings.algorithm} needs auth.jwt.jwks_url or a public key "
+                f"in ${settings.public_key_env}"
+            )
         return None
     secret = jwt_secret(spec)
     if secret is None:
@@ -148,6 +156,7 @@ class Authenticator:
             raise AuthError("the API key is not valid")
         key_id, secret = parts[1], parts[2]
         async with self.engine.connect() as conn:
+            await read_only(conn)
             row = (
                 (await conn.execute(select(api_keys).where(api_keys.c.id == key_id)))
                 .mappings()

@@ -204,7 +204,14 @@ class DatabaseBus:
 
 
 class Dispatcher:
-    """Runs subscribers over the bus: in `ecospec serve`, and alone as `ecospec worker`."""
+    """Runs subscribers over the bus: in `ecospec serve`, and alone as `ecospec worker`.
+
+    Each subscriber is served by a loop of its own, so a slow or hanging one (a webhook receiver
+    that answers only at its timeout) holds up no other. A subscriber that takes one delivery at
+    a time has up to `concurrency` of them in flight and as many claimed behind them, and claims
+    more as places free up: a delivery that hangs takes one place, and holds up only the later
+    events of its record. (A claimed delivery waits for at most one round of those in flight,
+    well within its lease.)"""
 
     def __init__(
         self,
@@ -213,31 +220,97 @@ class Dispatcher:
         *,
         poll: float = 0.25,
         concurrency: int = 8,
+        batch: int = 50,
     ) -> None:
         self.bus = bus
         self.subscribers = list(subscribers)
         self.poll = poll
-        self.wakeup = asyncio.Event()
-        self.semaphore = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self.batch = batch
+        self.wakeups = {s.name: asyncio.Event() for s in self.subscribers}
 
     def notify(self) -> None:
         """A write committed in this process: look now rather than at the next poll."""
-        self.wakeup.set()
+        for wakeup in self.wakeups.values():
+            wakeup.set()
 
     async def run_once(self) -> int:
-        """Deliver what is due now, once; the number of deliveries handled."""
-        handled = 0
-        for subscriber in self.subscribers:
-            batch = await self.bus.claim(subscriber.name)
-            if not batch:
-                continue
-            handled += len(batch)
-            many = getattr(subscriber, "deliver_many", None)
-            if many is not None:
-                await self._deliver_many(subscriber, batch, many)
-            else:
-                await asyncio.gather(*(self._deliver(subscriber, d) for d in batch))
-        return handled
+        """Deliver what is due now, once, to every subscriber side by side; the number of
+        deliveries handled."""
+        results = await asyncio.gather(
+            *(self._round(s) for s in self.subscribers), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
+
+    async def _round(self, subscriber: Subscriber) -> int:
+        """One claim of a subscriber's due deliveries, delivered; how many there were."""
+        many = getattr(subscriber, "deliver_many", None)
+        limit = self.batch if many is not None else min(self.batch, self.concurrency)
+        batch = await self.bus.claim(subscriber.name, limit)
+        if not batch:
+            return 0
+        if many is not None:
+            await self._deliver_many(subscriber, batch, many)
+        else:
+            await asyncio.gather(*(self._deliver(subscriber, d) for d in batch))
+        return len(batch)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve every subscriber until `stop` is set; what is in flight then is finished."""
+        async with asyncio.TaskGroup() as group:
+            for subscriber in self.subscribers:
+                group.create_task(self._serve(subscriber, stop))
+
+    async def _serve(self, subscriber: Subscriber, stop: asyncio.Event) -> None:
+        wakeup = self.wakeups[subscriber.name]
+        if getattr(subscriber, "deliver_many", None) is not None:
+            while not stop.is_set():
+                wakeup.clear()
+                try:
+                    handled = await self._round(subscriber)
+                except Exception:  # the database may be briefly away; keep the loop alive
+                    log.exception("bus: %s: delivering failed; trying again", subscriber.name)
+                    handled = 0
+                if not handled:
+                    await nap(wakeup, stop, self.poll, clear=False)
+            return
+        # claimed deliveries: in flight, or waiting for one of the `concurrency` places
+        held: set[asyncio.Task[None]] = set()
+        places = asyncio.Semaphore(self.concurrency)
+        clock = asyncio.get_running_loop().time
+        last_claim = -self.poll
+        try:
+            while not stop.is_set():
+                room = 2 * self.concurrency - len(held)
+                # claim a batch once half the room is free, and whatever room there is once the
+                # poll interval has passed (some deliveries are slow)
+                if room >= self.concurrency or (room > 0 and clock() - last_claim >= self.poll):
+                    wakeup.clear()
+                    last_claim = clock()
+                    try:
+                        claimed = await self.bus.claim(subscriber.name, min(room, self.batch))
+                    except Exception:  # the database may be briefly away; keep the loop alive
+                        log.exception("bus: %s: claiming failed; trying again", subscriber.name)
+                        claimed = []
+                    for delivery in claimed:
+                        task = asyncio.create_task(self._deliver(subscriber, delivery, places))
+                        held.add(task)
+                        task.add_done_callback(held.discard)
+                    # until a delivery is over (its record's next event may be due), a write is
+                    # committed here, the poll interval passes, or the dispatcher is stopped
+                    await nap(wakeup, stop, self.poll, clear=False, also=held)
+                else:
+                    await nap(None, stop, last_claim + self.poll - clock(), also=held)
+            if held:
+                await asyncio.wait(held)
+        finally:
+            if held:  # cancelled: so are the deliveries held (their leases run out)
+                for task in held:
+                    task.cancel()
+                await asyncio.wait(held)
 
     async def _deliver_many(self, subscriber: Subscriber, batch: list[Delivery], many: Any) -> None:
         """A subscriber that takes a batch at once (the sites: one rebuild for many changes)."""
@@ -256,49 +329,66 @@ class Dispatcher:
         for delivery in batch:
             await self.bus.ack(delivery)
 
-    async def _deliver(self, subscriber: Subscriber, delivery: Delivery) -> None:
-        async with self.semaphore:
-            try:
-                await subscriber.deliver(delivery)
-            except Exception as exc:  # a subscriber's failure is recorded, never fatal to the bus
-                error = (
-                    f"{type(exc).__name__}: {exc}" if not isinstance(exc, RetryLater) else str(exc)
+    async def _deliver(
+        self, subscriber: Subscriber, delivery: Delivery, places: asyncio.Semaphore | None = None
+    ) -> None:
+        try:
+            if places is None:
+                await self._attempt(subscriber, delivery)
+            else:
+                async with places:
+                    await self._attempt(subscriber, delivery)
+        except Exception:  # the outcome was not recorded: the lease runs out, and it is retried
+            log.exception(
+                "%s: event %s: recording the outcome failed; it is delivered again once its "
+                "lease runs out",
+                subscriber.name,
+                delivery.event.id,
+            )
+
+    async def _attempt(self, subscriber: Subscriber, delivery: Delivery) -> None:
+        try:
+            await subscriber.deliver(delivery)
+        except Exception as exc:  # a subscriber's failure is recorded, never fatal to the bus
+            error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, RetryLater) else str(exc)
+            wait = subscriber.retry_after(delivery.attempts)
+            if wait is None:
+                log.warning(
+                    "%s: event %s dead-lettered: %s", subscriber.name, delivery.event.id, error
                 )
-                wait = subscriber.retry_after(delivery.attempts)
-                if wait is None:
-                    log.warning(
-                        "%s: event %s dead-lettered: %s", subscriber.name, delivery.event.id, error
-                    )
-                    await self.bus.bury(delivery, error)
-                else:
-                    log.info(
-                        "%s: event %s retried in %s: %s",
-                        subscriber.name,
-                        delivery.event.id,
-                        wait,
-                        error,
-                    )
-                    await self.bus.retry(delivery, wait, error)
-                return
-            await self.bus.ack(delivery)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                handled = await self.run_once()
-            except Exception:  # the database may be briefly away; keep the loop alive
-                log.exception("bus: claiming failed; trying again")
-                handled = 0
-            if handled:
-                continue
-            await nap(self.wakeup, stop, self.poll)
+                await self.bus.bury(delivery, error)
+            else:
+                log.info(
+                    "%s: event %s retried in %s: %s",
+                    subscriber.name,
+                    delivery.event.id,
+                    wait,
+                    error,
+                )
+                await self.bus.retry(delivery, wait, error)
+            return
+        await self.bus.ack(delivery)
 
 
-async def nap(wakeup: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
-    """Wait until woken, stopped, or `seconds` pass, whichever comes first."""
-    wakeup.clear()
-    waiters = [asyncio.ensure_future(wakeup.wait()), asyncio.ensure_future(stop.wait())]
-    await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+async def nap(
+    wakeup: asyncio.Event | None,
+    stop: asyncio.Event,
+    seconds: float,
+    *,
+    clear: bool = True,
+    also: set[asyncio.Task[None]] | None = None,
+) -> None:
+    """Wait until woken, stopped, one of `also` is over, or `seconds` pass, whichever comes
+    first. `clear=False` keeps a wakeup that came before the wait (the caller cleared it before
+    it last looked)."""
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wakeup is not None:
+        if clear:
+            wakeup.clear()
+        waiters.append(asyncio.ensure_future(wakeup.wait()))
+    await asyncio.wait(
+        [*waiters, *(also or ())], timeout=max(seconds, 0), return_when=asyncio.FIRST_COMPLETED
+    )
     for waiter in waiters:
         waiter.cancel()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +30,22 @@ from runtime.sqldialect import Expr, SqlDialect
 
 NUMERIC = ("int", "decimal", "money")
 OPERATORS = frozenset(ALL_OPERATORS)
+
+# Entries of SQLite's parser stack a statement holds at the point where a record's fields are
+# written (measured on SQLite 3.40; see SqlDialect.parser_stack), and what each nesting adds.
+TOP = 13  # a record at the top of a statement: one by id, an aggregate, a record after a write
+TOP_LIST = 24  # the records of a root list
+TOP_CONNECTION = 37  # the nodes of a connection
+TOP_CTE = 18  # a record written as a common table expression
+NESTED_REF = 13
+NESTED_LIST = 19
+NESTED_FILTER = 8  # a filter through a ref: `column IN (SELECT id FROM … WHERE …)`
+# What a record's own fields may add beyond where it starts: a scalar (an exact decimal is the
+# tallest), a nested record written apart, a row filter two refs deep; or, with an aggregate
+# among them, an average of exact decimals.
+TALLEST_FIELD = 19
+TALLEST_AGGREGATE = 42
+TALLEST_CONDITION = 11
 
 
 class Policy(Protocol):
@@ -104,7 +121,7 @@ class Compiler:
     fragments: dict[str, FragmentDefinitionNode]
     variables: dict[str, Any]
     policy: Policy
-    depth: int = 0
+    depth: int = TOP  # parser stack entries in use where the current record is written
 
     # selections -------------------------------------------------------------------------------
 
@@ -162,6 +179,37 @@ class Compiler:
             pairs.append(("__typename", literal(type_.name)))
         return self.dialect.obj(pairs)
 
+    @contextmanager
+    def at(self, depth: int) -> Iterator[None]:
+        saved, self.depth = self.depth, depth
+        try:
+            yield
+        finally:
+            self.depth = saved
+
+    @contextmanager
+    def level(self, cost: int, tallest: int) -> Iterator[bool]:
+        """One level of nesting down, `cost` entries of the parser's stack deeper, with content
+        `tallest` entries tall. Yields True when it would not fit the dialect's parser and is to
+        be written as a common table expression: those do not nest, and the database folds each
+        back into the subquery that reads it, so it still reads only the rows asked for."""
+        limit = self.dialect.parser_stack
+        hoisted = limit is not None and self.depth + cost + tallest > limit
+        with self.at(TOP_CTE if hoisted else self.depth + cost):
+            yield hoisted
+
+    def tallest(
+        self, entity: EntityInfo, type_: GraphQLObjectType, nodes: Sequence[FieldNode]
+    ) -> int:
+        """How tall a record's own fields are (nested records counted as written apart)."""
+        if self.dialect.parser_stack is None:
+            return 0
+        for field_nodes in self.subfields(type_, nodes).values():
+            info = entity.fields.get(field_nodes[0].name.value)
+            if info is not None and info.kind == "aggregate":
+                return TALLEST_AGGREGATE
+        return TALLEST_FIELD
+
     def ref(
         self,
         entity: EntityInfo,
@@ -174,12 +222,16 @@ class Compiler:
         alias = target.table.alias()
         type_ = get_named_type(field.type)
         assert isinstance(type_, GraphQLObjectType)
-        conditions = [alias.c.id == table.c[info.column]]
         visible = self.policy.row_filter(target.name, alias)
-        if visible is not None:
-            conditions.append(visible)
-        sub = select(self.object(target, alias, type_, nodes)).where(*conditions).correlate(table)
-        return self.dialect.embed(sub.scalar_subquery())
+        shown = [visible] if visible is not None else []
+        with self.level(NESTED_REF, self.tallest(target, type_, nodes)) as hoisted:
+            obj = self.object(target, alias, type_, nodes)
+        if hoisted:
+            body = _cte(select(alias.c.id.label("k"), obj.label("v")).where(*shown))
+            sub = select(body.c.v).where(body.c.k == table.c[info.column])
+        else:
+            sub = select(obj).where(alias.c.id == table.c[info.column], *shown)
+        return self.dialect.embed(sub.correlate(table).scalar_subquery())
 
     def rows(
         self,
@@ -188,27 +240,51 @@ class Compiler:
         type_: GraphQLObjectType,
         nodes: Sequence[FieldNode],
         args: dict[str, Any],
-        extra: list[ColumnElement[bool]],
-        correlate: FromClause | None,
+        via: str | None = None,
+        parent: FromClause | None = None,
+        *,
+        hoisted: bool = False,
     ) -> Expr:
-        """A JSON array of the matching records, filtered, ordered and limited."""
-        conditions = [*extra, *self.filters(entity, alias, args.get("where"))]
+        """A JSON array of the matching records, filtered, ordered and limited; nested, the
+        records whose ref `via` points at the `parent` row."""
+        conditions = self.filters(entity, alias, args.get("where"))
+        obj: Expr = self.object(entity, alias, type_, nodes)
         order = self.order(entity, alias, args.get("orderBy"))
-        obj = self.object(entity, alias, type_, nodes).label("o")
+        source: FromClause = alias
+        if via is not None and parent is not None:
+            if hoisted:  # the records, filtered, with their link and sort keys, written apart
+                keys = self.sort_keys(entity, args.get("orderBy"))
+                body = _cte(
+                    select(
+                        alias.c[via].label("k"),
+                        obj.label("o"),
+                        *(alias.c[info.column].label(f"s{i}") for i, (info, _) in enumerate(keys)),
+                    ).where(*conditions)
+                )
+                source, obj, conditions = body, body.c.o, [body.c.k == parent.c.id]
+                order = [
+                    (body.c[f"s{i}"].desc() if desc else body.c[f"s{i}"].asc()).nulls_last()
+                    for i, (_, desc) in enumerate(keys)
+                ]
+            else:
+                conditions.insert(0, alias.c[via] == parent.c.id)
         limit = self.limit(entity, args.get("limit"))
         inner: Select[Any] = (
-            select(obj, *self.rank(order)).select_from(alias).where(*conditions).order_by(*order)
+            select(obj.label("o"), *self.rank(order))
+            .select_from(source)
+            .where(*conditions)
+            .order_by(*order)
         )
         if limit is not None:
             inner = inner.limit(limit)
         if args.get("offset"):
             inner = inner.offset(max(0, int(args["offset"])))
-        if correlate is not None:
-            inner = inner.correlate(correlate)
+        if parent is not None:
+            inner = inner.correlate(parent)
         sub = inner.subquery()
         outer = select(self.dialect.array(sub.c.o, sub.c.get("r"))).select_from(sub)
-        if correlate is not None:
-            outer = outer.correlate(correlate)
+        if parent is not None:
+            outer = outer.correlate(parent)
         return outer.scalar_subquery()
 
     def nested_list(
@@ -219,8 +295,9 @@ class Compiler:
         type_ = get_named_type(field.type)
         assert isinstance(type_, GraphQLObjectType)
         args = self.args(field, nodes[0])
-        link = alias.c[info.via or ""] == table.c.id
-        return self.dialect.embed(self.rows(target, alias, type_, nodes, args, [link], table))
+        with self.level(NESTED_LIST, self.tallest(target, type_, nodes)) as hoisted:
+            found = self.rows(target, alias, type_, nodes, args, info.via, table, hoisted=hoisted)
+        return self.dialect.embed(found)
 
     def nested_aggregate(
         self, table: FromClause, info: FieldInfo, field: GraphQLField, nodes: Sequence[FieldNode]
@@ -345,12 +422,16 @@ class Compiler:
                 if info.kind == "ref" and not set(cond) <= OPERATORS:
                     target = self.catalog.entities[info.target or ""]
                     alias = target.table.alias()
-                    nested = (
-                        self.filters(target, alias, cond)
-                        if secure
-                        else [self.where(target, alias, cond, secure=False)]
-                    )
-                    parts.append(table.c[info.column].in_(select(alias.c.id).where(*nested)))
+                    with self.level(NESTED_FILTER, TALLEST_CONDITION) as hoisted:
+                        nested = (
+                            self.filters(target, alias, cond)
+                            if secure
+                            else [self.where(target, alias, cond, secure=False)]
+                        )
+                    ids = select(alias.c.id).where(*nested)
+                    if hoisted:
+                        ids = select(_cte(ids).c.id)
+                    parts.append(table.c[info.column].in_(ids))
                 else:
                     parts.append(self.condition(table, info, cond))
         return and_(true(), *parts)
@@ -441,7 +522,8 @@ class Compiler:
         type_ = get_named_type(field.type)
         assert isinstance(type_, GraphQLObjectType)
         if kind == "list":
-            return select(self.rows(entity, alias, type_, nodes, args, [], None))
+            with self.at(TOP_LIST):
+                return select(self.rows(entity, alias, type_, nodes, args))
         if kind == "one":
             record = to_id(args["id"])
             conditions = [alias.c.id == record if record is not None else false()]
@@ -449,7 +531,8 @@ class Compiler:
             return select(self.object(entity, alias, type_, nodes)).where(*conditions)
         if kind == "aggregate":
             return self.aggregate(entity, alias, type_, nodes, args, [])
-        return self.connection(entity, alias, type_, nodes, args)
+        with self.at(TOP_CONNECTION):
+            return self.connection(entity, alias, type_, nodes, args)
 
     def record(
         self, entity_name: str, record_id: int, nodes: Sequence[FieldNode], field: GraphQLField
@@ -552,6 +635,12 @@ class Compiler:
     def equal(self, table: FromClause, info: FieldInfo, value: Any) -> ColumnElement[bool]:
         column = table.c[info.column]
         return column.is_(None) if value is None else column == value
+
+
+def _cte(body: Select[Any]) -> FromClause:
+    """A level of nested records written once at the top of the statement; NOT MATERIALIZED,
+    so the database reads it as the subquery it stands for (only the rows the parent needs)."""
+    return body.cte().prefix_with("NOT MATERIALIZED")
 
 
 def _cursor_value_fits(info: FieldInfo, value: Any) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from generator.errors import UsageError
 from generator.model import Spec
@@ -91,6 +91,16 @@ def async_engine(url: URL, statement_timeout_ms: int | None = None) -> AsyncEngi
 
 
 READ_ONLY = "ecospec_read_only"
+
+
+async def read_only(conn: AsyncConnection) -> None:
+    """Mark a connection that only reads, before its first statement: it needs no transaction of
+    its own on PostgreSQL (autocommit: one statement each), and never takes SQLite's write lock,
+    so it goes on while a write holds it."""
+    if conn.dialect.name == "postgresql":
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        await conn.execution_options(**{READ_ONLY: True})
 
 
 def _begin_sqlite(connection: Any) -> None:

@@ -1,10 +1,12 @@
 """`ecospec dev`: the whole ecosystem served with live reload.
 
-Saving a spec file, a block or a stylesheet reloads the spec; a spec that fails keeps the last
-good ecosystem running and shows its errors (file:line:col) in the terminal and in an overlay in
-every open page. A good one applies additive migrations, swaps in a new ecosystem (schema and
-all) at once, rebuilds only the pages the change touches into a copy of the site, switches to
-the copy, and tells open pages to reload (or to swap the stylesheet) over server-sent events."""
+Saving a spec file, a block or a stylesheet reloads what it touches; a spec that fails keeps the
+last good ecosystem running and shows its errors (file:line:col) in the terminal and in an
+overlay in every open page. A good one applies additive migrations, swaps in a new ecosystem
+(schema, bus and all) at once, rebuilds only the pages the change touches into a copy of the
+site, switches to the copy, and tells open pages to reload (or to swap the stylesheet) over
+server-sent events. Everything saved since the last good reload is part of the next one, so a
+block saved while the spec is broken is not forgotten once the spec is fixed."""
 
 from __future__ import annotations
 
@@ -15,19 +17,25 @@ import mimetypes
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
+from jinja2 import TemplateError, TemplateSyntaxError
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from watchfiles import Change, awatch
 
+from generator.blockcheck import template_diagnostic
 from generator.blocks import BlockLibrary, load_blocks
-from generator.build import build_site
-from generator.errors import EcospecError
-from generator.loader import load_project
+from generator.build import MANIFEST, SiteBuilder, build_site
+from generator.errors import EcospecError, relative_name
+from generator.loader import SPEC_DIR, LoadResult, load_sources, spec_files
 from generator.model import Spec
+from generator.sitedata import DataSource
+from generator.source import SourceFile, read_yaml
+from runtime.database import sqlite_file
 from runtime.ecosystem import Ecosystem
 from runtime.migrate import migrate
 from runtime.sitesource import InProcessSource
@@ -35,6 +43,7 @@ from runtime.sitesource import InProcessSource
 log = logging.getLogger("ecospec.dev")
 DEV_JS = Path(__file__).parent / "static" / "dev.js"
 SCRIPT_TAG = b'<script src="/__ecospec/dev.js"></script>'
+RETIRE_AFTER = 5.0  # seconds a replaced build or ecosystem lives on for requests in flight
 
 
 class DevServer:
@@ -42,13 +51,22 @@ class DevServer:
         self.project = project.resolve()
         self.work = self.project / ".ecospec" / "dev"
         self.site: Path = self.work / "sites-0"
-        self.generation = 0
-        self.clients: set[asyncio.Queue[str]] = set()
+        self.serial = 0  # the number of the newest folder under .ecospec/dev
+        self.spare: asyncio.Task[Path] | None = None  # the next build's folder, being copied
+        self.clients: dict[asyncio.Queue[str], str] = {}  # each open page's queue and path
+        self.told: set[str] = set()  # pages told to reload already during this reload
         self.errors: list[str] = []
         self.holder: dict[str, Any] = {}
         self.library: BlockLibrary = load_blocks(self.project)
         self.lock = asyncio.Lock()
         self.last_reload_ms: float | None = None
+        self.pending: set[Path] = set()  # saved since the last good reload, relative
+        self.answers = Answers()
+        self.built: Spec | None = None  # the spec the current pages were built from
+        self.built_model: dict[str, Any] | None = None  # its data model (_data_model)
+        self.api_model: dict[str, Any] | None = None  # that of the ecosystem serving the API
+        self.background: set[asyncio.Future[Any]] = set()
+        self.sources: dict[Path, tuple[tuple[int, int] | None, SourceFile]] = {}
 
     # the ecosystem ----------------------------------------------------------------------------
 
@@ -58,20 +76,27 @@ class DevServer:
         return found
 
     async def start(self) -> None:
-        """The first build, into a fresh folder (a previous build is copied in to save work)."""
-        shutil.rmtree(self.work, ignore_errors=True)
+        """The first build, into a fresh folder (pages `ecospec build` left in sites/ are
+        reused, never changed)."""
+        await asyncio.to_thread(shutil.rmtree, self.work, True)
         self.work.mkdir(parents=True)
         built = self.project / "sites"
-        if (built / ".ecospec-manifest.json").is_file():
-            shutil.copytree(built, self.site, copy_function=os.link)
+        if (built / MANIFEST).is_file():
+            await asyncio.to_thread(copy_site, built, self.site, self.project / "static")
+        eco = self.ecosystem
+        eco.listeners.append(self.answers.written)
+        self.api_model = _data_model(eco.spec)
         await build_site(
-            self.ecosystem.spec,
+            eco.spec,
             self.library,
-            InProcessSource(self.ecosystem),
+            self.answers.source(eco),
             self.project,
             self.site,
             hashed_assets=False,
         )
+        self.built, self.built_model = eco.spec, self.api_model
+        self.prepare_next()
+        self.later(asyncio.to_thread, self.read_sources, delay=0)  # ready for the first reload
 
     async def watch(self, stop: asyncio.Event) -> None:
         folders = [
@@ -90,78 +115,236 @@ class DevServer:
 
     async def reload(self, changes: set[tuple[Change, str]]) -> None:
         started = time.perf_counter()
-        paths = [Path(p) for _, p in changes]
         async with self.lock:
-            result = await asyncio.to_thread(load_project, self.project)
-            if result.errors or result.spec is None:
-                await self.fail([str(d) for d in result.errors] or ["the spec did not load"])
+            self.pending.update(self.relative(Path(p)) for _, p in changes)
+            self.told = set()
+            try:
+                done = await self.rebuild(sorted(self.pending))
+            except EcospecError as exc:
+                await self.fail(str(exc).splitlines())
                 return
-            new_spec = result.spec
-            old = self.ecosystem
-            old_spec = old.spec
-            data_model = _data_model(old_spec) != _data_model(new_spec)
-            if data_model:
-                plan = await asyncio.to_thread(migrate, new_spec, old.url, plan_only=True)
-                refused = [c for c in plan.changes if c.data_loss or c.blocked]
-                if refused:
-                    await self.fail(
-                        [
-                            "the database would need changes that are not additive (ecospec migrate --plan):"
-                        ]
-                        + [str(c) for c in refused]
-                    )
-                    return
-                if plan.changes:
-                    await asyncio.to_thread(migrate, new_spec, old.url)
-            library = (
-                load_blocks(self.project)
-                if any("blocks" in p.parts for p in paths)
-                else self.library
-            )
-            if data_model:
-                fresh = Ecosystem.build(self.project, new_spec, old.url, production=False)
-                fresh.listeners.extend(old.listeners)
-                self.holder["ecosystem"] = fresh  # every request from now on sees the new ecosystem
-                asyncio.get_running_loop().call_later(5, lambda: asyncio.ensure_future(old.close()))
-            else:
-                # the schema, tables and grants are the same: keep the ecosystem and its warm caches
-                fresh = old
-                fresh.spec = fresh.catalog.spec = new_spec
-            landings = self.touched(old_spec, new_spec, library, paths, data_model)
-            only_css = all(p.name == "style.css" or p.suffix == ".css" for p in paths)
-            target = self.work / f"sites-{self.generation + 1}"
-            shutil.copytree(self.site, target, copy_function=os.link)
-            await build_site(
-                new_spec,
-                library,
-                InProcessSource(fresh),
-                self.project,
-                target,
-                only=lambda entry: entry.get("landing") in landings,
-                landings=landings,
-                hashed_assets=False,
-            )
-            previous, self.site = self.site, target  # pages switch to the new build at once
-            self.generation += 1
-            self.library = library
-            asyncio.get_running_loop().call_later(5, shutil.rmtree, previous, True)
+            except TemplateError as exc:
+                await self.fail([_template_error(exc)])
+                return
+            if done is None:
+                return
+            kind, summary = done
+            self.pending.clear()
             self.errors = []
             self.last_reload_ms = (time.perf_counter() - started) * 1000
+            told, self.told = self.told, set()
             await self.broadcast(
-                {"type": "css" if only_css else "reload", "ms": round(self.last_reload_ms)}
+                {"type": kind, "ms": round(self.last_reload_ms)}, lambda path: path not in told
             )
-            print(
-                f"reloaded in {self.last_reload_ms:.0f} ms ({len(landings)} landings rebuilt)",
-                flush=True,
-            )
+            print(f"reloaded in {self.last_reload_ms:.0f} ms ({summary})", flush=True)
+
+    async def rebuild(self, paths: list[Path]) -> tuple[str, str] | None:
+        """Apply what `paths` (relative) changed; what to tell the pages and the terminal, or
+        None when the change has errors (reported)."""
+        eco = self.ecosystem
+        blocks = [p for p in paths if p.parts[:1] == ("blocks",)]
+        library = await asyncio.to_thread(load_blocks, self.project) if blocks else self.library
+        if self.built is not None and all(p.suffix == ".css" and _is_asset(p) for p in paths):
+            await self.restyle(self.built, library, eco)
+            return "css", "stylesheet swapped"
+        if self.built is not None and all(_is_asset(p) for p in paths):
+            # static files: the pages link to them by name and stay as they are
+            await self.build(self.built, library, eco, set())
+            return "reload", "static files copied"
+        if self.built is not None and not any(_reads_spec(p) for p in paths):
+            # block templates or scripts: the spec is as it was
+            spec = eco.spec
+            problems = _template_problems(spec, library)
+            if problems:
+                await self.fail(problems)
+                return None
+            landings = self.touched(self.built, spec, library, paths, False)
+            await self.build(spec, library, eco, landings)
+            return "reload", f"{len(landings)} landings rebuilt"
+        result = await asyncio.to_thread(self.load, library, paths)
+        if result.errors or result.spec is None:
+            await self.fail([str(d) for d in result.errors] or ["the spec did not load"])
+            return None
+        spec = result.spec
+        model = _data_model(spec)
+        if model != self.api_model:
+            eco = await self.swap(spec, model)
+        else:
+            # the schema, tables and grants are the same: keep the ecosystem and its warm caches
+            eco.spec = eco.catalog.spec = spec
+        old = self.built or spec
+        landings = self.touched(old, spec, library, paths, False)
+        landings |= self.remodelled(self.built_model or model, model, spec)
+        await self.build(spec, library, eco, landings)
+        self.built_model = model
+        return "reload", f"{len(landings)} landings rebuilt"
+
+    def load(self, library: BlockLibrary, changed: list[Path]) -> LoadResult:
+        """The spec loaded and checked against `library`, reading again only the spec files
+        saved since they were last read (`changed`, relative, or a new size or time)."""
+        return load_sources(
+            self.read_sources({self.project / p for p in changed}),
+            spec_root=relative_name(self.project / SPEC_DIR, self.project),
+            blocks=library,
+        )
+
+    def read_sources(self, changed: set[Path] | None = None) -> list[SourceFile]:
+        kept: dict[Path, tuple[tuple[int, int] | None, SourceFile]] = {}
+        for path in spec_files(self.project):
+            stamp = _file_stamp(path)
+            found = self.sources.get(path)
+            if found is None or found[0] != stamp or stamp is None or path in (changed or ()):
+                found = (stamp, read_yaml(path, relative_name(path, self.project)))
+            kept[path] = found
+        self.sources = kept
+        return [source for _, source in kept.values()]
+
+    async def swap(self, spec: Spec, model: dict[str, Any]) -> Ecosystem:
+        """A new ecosystem for a new data model, after the additive migrations (others are
+        refused with a MigrationError naming them); every request from now on sees it."""
+        old = self.ecosystem
+        plan = await asyncio.to_thread(migrate, spec, old.url)
+        for change in plan.changes:
+            print(f"migrated: {change}", flush=True)
+        fresh = await asyncio.to_thread(
+            Ecosystem.build, self.project, spec, old.url, production=False
+        )
+        fresh.listeners.extend(old.listeners)
+        fresh.take_bus(old)
+        self.holder["ecosystem"] = fresh
+        self.api_model = model
+        self.answers.forget()
+        self.later(old.close)
+        return fresh
+
+    async def build(
+        self, spec: Spec, library: BlockLibrary, eco: Ecosystem, landings: set[str]
+    ) -> None:
+        """Rebuild the pages of `landings` (and the assets, static files and sitemap) into a
+        copy of the site, then serve the copy. When other pages are to be rebuilt than those
+        open in a browser, the open ones go first, in a build of their own, and are told to
+        reload at once; the rest follow."""
+        source = self.answers.source(eco)
+
+        def making(only: Callable[[dict[str, Any]], bool]) -> Callable[[Path], Awaitable[None]]:
+            async def make(target: Path) -> None:
+                await build_site(
+                    spec,
+                    library,
+                    source,
+                    self.project,
+                    target,
+                    only=only,
+                    landings=landings,
+                    hashed_assets=False,
+                )
+
+            return make
+
+        def touched(entry: dict[str, Any]) -> bool:
+            return entry.get("landing") in landings
+
+        pages = _manifest_pages(self.site)
+        shown = {p for p in self.clients.values() if p in pages}
+        if any(touched(e) and p not in shown for p, e in pages.items()) and shown:
+            files = {pages[p].get("file") for p in shown if touched(pages[p])}
+            if files:
+                await self.into_copy(
+                    making(lambda entry: touched(entry) and entry.get("file") in files)
+                )
+            self.told |= shown
+            await self.broadcast({"type": "reload"}, lambda path: path in shown)
+        await self.into_copy(making(touched))
+        self.library = library
+        self.built = spec
+
+    async def restyle(self, spec: Spec, library: BlockLibrary, eco: Ecosystem) -> None:
+        """Only the stylesheet and scripts made again: a stylesheet's change alters no page."""
+        builder = SiteBuilder(spec, library, self.answers.source(eco), self.project)
+        builder.hashed = False
+        builder.prepare_assets()
+
+        async def make(target: Path) -> None:
+            await asyncio.to_thread(_write_files, target, builder.assets)
+
+        await self.into_copy(make)
+        self.library = library
+
+    async def into_copy(self, make: Callable[[Path], Awaitable[None]]) -> None:
+        """`make` the next build in a copy of the site, then serve the copy; a copy `make`
+        fails in is thrown away."""
+        target = await self.next_site()
+        try:
+            await make(target)
+        except BaseException:
+            self.later(asyncio.to_thread, shutil.rmtree, target, True, delay=0)
+            self.prepare_next()
+            raise
+        previous, self.site = self.site, target  # pages switch to the new build at once
+        self.later(asyncio.to_thread, shutil.rmtree, previous, True)
+        self.prepare_next()
+
+    # the folders of the builds ------------------------------------------------------------------
+
+    def prepare_next(self) -> None:
+        """Start copying the current site for the next build, while nothing else happens."""
+        self.serial += 1
+        source, target = self.site, self.work / f"sites-{self.serial}"
+
+        async def copying() -> Path:
+            await asyncio.to_thread(copy_site, source, target, self.project / "static")
+            return target
+
+        self.spare = asyncio.ensure_future(copying())
+
+    async def next_site(self) -> Path:
+        """A copy of the current site to build into."""
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            try:
+                return await spare
+            except OSError:
+                log.warning("copying the site for the next build failed; copying again")
+        self.serial += 1
+        target = self.work / f"sites-{self.serial}"
+        await asyncio.to_thread(copy_site, self.site, target, self.project / "static")
+        return target
+
+    def later(
+        self, work: Callable[..., Awaitable[Any]], *args: Any, delay: float = RETIRE_AFTER
+    ) -> None:
+        """Run `work(*args)` after `delay` seconds, in the background."""
+
+        def run() -> None:
+            task = asyncio.ensure_future(work(*args))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+
+        asyncio.get_running_loop().call_later(delay, run)
+
+    # what a change touches ----------------------------------------------------------------------
+
+    def relative(self, path: Path) -> Path:
+        """A changed file's path inside the project (spec/…, blocks/…, static/…)."""
+        if not path.is_absolute():
+            return path
+        for candidate in (path, path.resolve()):
+            if candidate.is_relative_to(self.project):
+                return candidate.relative_to(self.project)
+        return path
 
     def touched(
         self, old: Spec, new: Spec, library: BlockLibrary, paths: list[Path], data_model: bool
     ) -> set[str]:
         """The landings whose pages a change can alter."""
-        if data_model or any(p.suffix in (".css",) or "static" in p.parts for p in paths):
+        rel = [self.relative(p) for p in paths]
+        if data_model or any(p.suffix == ".css" or p.parts[:1] == ("static",) for p in rel):
             return set(new.landings)
-        changed_blocks = {p.parent.name for p in paths if "blocks" in p.parts}
+        if old.site != new.site or old.title != new.title or old.locale != new.locale:
+            return set(new.landings)
+        changed_blocks = {
+            p.parts[1] for p in rel if p.parts[:1] == ("blocks",) and len(p.parts) > 1
+        }
         out = set()
         for name, landing in new.landings.items():
             before = old.landings.get(name)
@@ -169,8 +352,23 @@ class DevServer:
                 out.add(name)
             elif any(next(iter(b)) in changed_blocks for b in landing.blocks):
                 out.add(name)
-        if old.site != new.site or old.title != new.title or old.locale != new.locale:
-            return set(new.landings)
+        return out
+
+    def remodelled(self, old: dict[str, Any], new: dict[str, Any], spec: Spec) -> set[str]:
+        """The landings a change of the data model can alter (old and new as `_data_model`
+        gives them): every one when the grants change (what the public may read), else those
+        that name a changed entity (for_each, a query, a form) or whose pages read one."""
+        if any(old[key] != new[key] for key in ("roles", "auth", "limits")):
+            return set(spec.landings)
+        before, after = old["entities"], new["entities"]
+        changed = {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
+        if not changed:
+            return set()
+        out = {n for n, landing in spec.landings.items() if _names(landing.model_dump(), changed)}
+        for entry in _manifest_pages(self.site).values():
+            reads = set((entry.get("reads") or {}).get("entities") or [])
+            if reads & changed and entry.get("landing") in spec.landings:
+                out.add(entry["landing"])
         return out
 
     async def fail(self, errors: list[str]) -> None:
@@ -180,14 +378,18 @@ class DevServer:
 
     # serving ------------------------------------------------------------------------------------
 
-    async def broadcast(self, message: dict[str, Any]) -> None:
+    async def broadcast(
+        self, message: dict[str, Any], to: Callable[[str], bool] | None = None
+    ) -> None:
+        """Send a message to every open page, or to those whose path `to` accepts."""
         text = json.dumps(message, ensure_ascii=False)
-        for queue in list(self.clients):
-            queue.put_nowait(text)
+        for queue, path in list(self.clients.items()):
+            if to is None or to(path):
+                queue.put_nowait(text)
 
     async def events(self, request: Request) -> Response:
         queue: asyncio.Queue[str] = asyncio.Queue()
-        self.clients.add(queue)
+        self.clients[queue] = _page_path(request.query_params.get("path", ""))
         if self.errors:
             queue.put_nowait(
                 json.dumps({"type": "error", "errors": self.errors}, ensure_ascii=False)
@@ -204,7 +406,7 @@ class DevServer:
                         continue
                     yield f"data: {text}\n\n"
             finally:
-                self.clients.discard(queue)
+                self.clients.pop(queue, None)
 
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
@@ -238,15 +440,165 @@ class DevServer:
         return FileResponse(target, media_type=kind, headers={"Cache-Control": "no-store"})
 
 
-def _data_model(spec: Spec) -> Any:
+class Answers:
+    """What the pages' queries answered, kept from one build to the next while the data cannot
+    have changed: no write committed in this process, the SQLite files as they were (a write
+    from another process changes them), the same data model. On other databases every build
+    asks afresh."""
+
+    LIMIT = 5000  # answers kept at most
+
+    def __init__(self) -> None:
+        self.kept: dict[str, dict[str, Any]] = {}
+        self.stamp: Any = None
+        self.writes = 0
+
+    def written(self) -> None:
+        self.writes += 1
+
+    def forget(self) -> None:
+        self.kept = {}  # a new dict: a build in flight keeps the one it has
+
+    def source(self, ecosystem: Ecosystem) -> DataSource:
+        database = sqlite_file(ecosystem.url)
+        stamp = None
+        if database is not None:
+            wal = database.with_name(database.name + "-wal")
+            stamp = (self.writes, _file_stamp(database), _file_stamp(wal))
+        if stamp is None or stamp != self.stamp or len(self.kept) > self.LIMIT:
+            self.forget()
+        self.stamp = stamp
+        return KeptSource(InProcessSource(ecosystem), self.kept)
+
+
+class KeptSource:
+    """A DataSource that answers a question asked before from what it answered then."""
+
+    def __init__(self, source: DataSource, kept: dict[str, dict[str, Any]]) -> None:
+        self.source = source
+        self.kept = kept
+
+    async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        key = query + "\n" + json.dumps(variables, sort_keys=True, ensure_ascii=False, default=str)
+        found = self.kept.get(key)
+        if found is None:
+            found = self.kept[key] = await self.source.execute(query, variables)
+        return found
+
+
+def copy_site(source: Path, target: Path, static: Path) -> None:
+    """A copy of a built site that a build may change without changing `source`: the files a
+    build replaces whole (pages, assets) are hard links; the manifest and the static files,
+    which it rewrites in place, are copies."""
+    shutil.rmtree(target, ignore_errors=True)
+    if not source.is_dir():
+        target.mkdir(parents=True)
+        return
+
+    def copy(src: str, dst: str) -> str:
+        rel = Path(src).relative_to(source)
+        if rel.as_posix() == MANIFEST or (static / rel).exists():
+            shutil.copy2(src, dst)
+        else:
+            os.link(src, dst)
+        return dst
+
+    shutil.copytree(source, target, copy_function=copy)
+
+
+def _manifest_pages(site: Path) -> dict[str, dict[str, Any]]:
+    """The pages a build made, by URL path, as its manifest lists them."""
+    try:
+        manifest = json.loads((site / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    pages = manifest.get("pages") if isinstance(manifest, dict) else None
+    if not isinstance(pages, dict):
+        return {}
+    return {p: e for p, e in pages.items() if isinstance(e, dict)}
+
+
+def _page_path(path: str) -> str:
+    """A page's URL path as the manifest names it (/promo/spring-sale/ for …/index.html)."""
+    path = "/" + unquote(path).lstrip("/")
+    return path.removesuffix("index.html")
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _is_asset(path: Path) -> bool:
+    """A file pages link to by name, whose change alters no page: a static file, a block's
+    stylesheet."""
+    if path.parts[:1] == ("static",):
+        return True
+    return path.parts[:1] == ("blocks",) and len(path.parts) == 3 and path.suffix == ".css"
+
+
+def _reads_spec(path: Path) -> bool:
+    """Whether a change to `path` needs the spec loaded again: a spec file, a block's
+    block.yaml (landings are checked against it), a block folder added or removed."""
+    if path.parts[:1] == ("blocks",):
+        return len(path.parts) != 3 or path.name == "block.yaml"
+    return path.parts[:1] != ("static",)
+
+
+def _template_problems(spec: Spec, library: BlockLibrary) -> list[str]:
+    """The templates of the blocks the landings use that do not compile, with file and line."""
+    used = sorted({next(iter(b)) for landing in spec.landings.values() for b in landing.blocks})
+    found = []
+    for name in used:
+        block = library.get(name)
+        problem = template_diagnostic(block) if block is not None else None
+        if problem is not None:
+            found.append(str(problem))
+    return found
+
+
+def _template_error(exc: TemplateError) -> str:
+    if isinstance(exc, TemplateSyntaxError):
+        where = exc.filename or exc.name or "a template"
+        return f"{where}:{exc.lineno}: template: {exc.message}"
+    return f"template: {exc}"
+
+
+def _data_model(spec: Spec) -> dict[str, Any]:
     """What the database and the API hang on: a change here needs a migration check and a new schema."""
-    return [
-        {n: e.model_dump() for n, e in spec.entities.items()},
-        {n: r.model_dump() for n, r in spec.roles.items()},
-        spec.auth.model_dump(),
-        spec.limits.model_dump(),
-        {n: w.model_dump() for n, w in spec.webhooks.items()},
-    ]
+    return {
+        "entities": {n: e.model_dump() for n, e in spec.entities.items()},
+        "roles": {n: r.model_dump() for n, r in spec.roles.items()},
+        "auth": spec.auth.model_dump(),
+        "limits": spec.limits.model_dump(),
+        "webhooks": {n: w.model_dump() for n, w in spec.webhooks.items()},
+    }
+
+
+def _names(value: Any, names: set[str]) -> bool:
+    """Whether one of `names` is a value somewhere inside `value` (entity: Apartment)."""
+    if isinstance(value, str):
+        return value in names
+    if isinstance(value, dict):
+        return any(_names(v, names) for v in value.values())
+    if isinstance(value, list):
+        return any(_names(v, names) for v in value)
+    return False
+
+
+def _write_files(out: Path, files: dict[str, bytes]) -> None:
+    """Write the files whose content changed, each as a new file put in place at once."""
+    for rel, data in files.items():
+        target = out / rel
+        if target.is_file() and target.read_bytes() == data:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
 
 
 __all__ = ["DevServer", "EcospecError"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from generator.errors import MigrationError
 from generator.loader import load_spec
 from generator.model import Spec
 from runtime.auth import Authenticator
-from runtime.bus import DatabaseBus, Dispatcher
+from runtime.bus import DatabaseBus, Dispatcher, Subscriber
 from runtime.catalog import Catalog, build_catalog
 from runtime.database import async_engine, database_url
 from runtime.execution import GraphQLService
@@ -44,6 +45,8 @@ class Ecosystem:
     services: dict[str, GraphQLService] = field(default_factory=dict)
     dispatcher: Dispatcher | None = None
     listeners: list[Callable[[], None]] = field(default_factory=list)
+    bus: BusLoop | None = None
+    bus_setup: tuple[Path | None, httpx.AsyncClient] | None = None
 
     def notify(self) -> None:
         """A write committed in this process: the bus and the subscriptions look at once."""
@@ -52,8 +55,23 @@ class Ecosystem:
         for listener in self.listeners:
             listener()
 
-    def start_bus(self, sites: Path | None, client: httpx.AsyncClient) -> Dispatcher:
-        """The dispatcher with every subscriber: the sites (when built there) and the webhooks."""
+    def start_bus(self, sites: Path | None, client: httpx.AsyncClient) -> BusLoop:
+        """The bus, to run until stopped, with every subscriber: the sites (when built there)
+        and the webhooks."""
+        self.bus_setup = (sites, client)
+        self.bus = BusLoop(self._dispatcher(sites, client))
+        return self.bus
+
+    def take_bus(self, old: Ecosystem) -> None:
+        """Serve the bus `old` runs, with this ecosystem's engine and subscribers: `ecospec dev`
+        swaps in a new ecosystem when the data model changes, webhooks included."""
+        if old.bus is None or old.bus_setup is None:
+            return
+        self.bus_setup = old.bus_setup
+        self.bus = old.bus
+        self.bus.replace(self._dispatcher(*old.bus_setup))
+
+    def _dispatcher(self, sites: Path | None, client: httpx.AsyncClient) -> Dispatcher:
         from generator.blocks import load_blocks
         from runtime.livesites import SitesSubscriber
         from runtime.webhooks import WebhookSubscriber
@@ -109,6 +127,40 @@ class Ecosystem:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+class BusLoop:
+    """Runs a dispatcher until stopped. `replace` hands it a new one (new subscribers, a new
+    engine): the old one finishes what it has in flight and claims nothing more, while the new
+    one starts at once (a claimed delivery is leased, so the two never deliver the same one)."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.replaced = asyncio.Event()
+
+    @property
+    def subscribers(self) -> list[Subscriber]:
+        return list(self.dispatcher.subscribers)
+
+    def replace(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.replaced.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        running: list[asyncio.Task[None]] = []
+        while not stop.is_set():
+            self.replaced.clear()
+            until = asyncio.Event()
+            running.append(asyncio.create_task(self.dispatcher.run(until)))
+            waiters = [
+                asyncio.ensure_future(stop.wait()),
+                asyncio.ensure_future(self.replaced.wait()),
+            ]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            until.set()
+        await asyncio.gather(*running)
 
 
 def migrate_additive(spec: Spec, url: URL) -> MigrationPlan:

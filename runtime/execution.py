@@ -50,8 +50,8 @@ from generator.access import Access
 from generator.api import MUTATION_RESULT
 from runtime.catalog import Catalog, EntityInfo
 from runtime.compiler import Compiler, FullAccess, Policy, encode_cursor, to_id
-from runtime.database import READ_ONLY
-from runtime.limits import limit_rules, without_suggestions
+from runtime.database import read_only
+from runtime.limits import cost_error, limit_rules, without_suggestions
 from runtime.permissions import RolePolicy, Session
 from runtime.sqldialect import dialect_for
 from runtime.system import attempts, audit, deliveries
@@ -384,10 +384,15 @@ class GraphQLService:
             ]
         coerced = get_variable_values(self.schema, op.variable_definitions or [], variables or {})
         if isinstance(coerced, list):
-            for error in coerced:
+            errors = [without_suggestions(e) for e in coerced] if self.production else coerced
+            for error in errors:
                 _refine(error)
                 _code(error, "BAD_USER_INPUT")
-            return coerced
+            return errors
+        too_costly = cost_error(self.schema, prepared.fragments, op, self.limits, coerced)
+        if too_costly is not None:
+            _code(too_costly, "GRAPHQL_VALIDATION_FAILED")
+            return [too_costly]
         return prepared, op, coerced
 
     def unexpected(self, exc: Exception) -> GraphQLError:
@@ -450,39 +455,52 @@ class GraphQLService:
             if direct and fields:
                 compiler = self.compiler(prepared, coerced, self.policy(session))
                 plan_key = _plan_key(query, operation_name, coerced, session)
+                statements: list[tuple[str, Select[Any]]] = []
                 try:
-                    parts = []
-                    async with self.engine.connect() as conn:
-                        await self.reading(conn)
-                        for key, nodes in fields.items():
-                            name = nodes[0].name.value
-                            statement = self.plan(
-                                compiler, plan_key, key, name, nodes, root.fields[name]
-                            )
-                            value = await self.scalar(conn, statement)
-                            text_value = value if isinstance(value, str) else json.dumps(value)
-                            parts.append(
-                                f"{json.dumps(key)}:{text_value if value is not None else 'null'}"
-                            )
+                    for key, nodes in fields.items():
+                        name = nodes[0].name.value
+                        plan = self.plan(compiler, plan_key, key, name, nodes, root.fields[name])
+                        statements.append((key, plan))
                 except GraphQLError:
-                    pass  # a request error: the general path reports it with its path
+                    # a request error, found before any SQL ran: the general path reports it
+                    # with its path
+                    statements = []
                 except Exception as exc:  # unexpected: masked like everywhere else
                     return _body(ExecutionResult(data=None, errors=[self.unexpected(exc)]))
-                else:
-                    return ('{"data":{' + ",".join(parts) + "}}").encode()
+                if statements:
+                    return await self.direct(statements, fields)
         result = await self.run(
             query, variables, operation_name, session, allow_mutations=allow_mutations
         )
         return _body(result)
 
+    async def direct(
+        self, statements: list[tuple[str, Select[Any]]], fields: dict[str, list[FieldNode]]
+    ) -> bytes:
+        """The answer spliced from the JSON the statements return. Once SQL runs, an error (the
+        statement timeout) is the answer: the request is not run again another way."""
+        parts = []
+        key = ""
+        try:
+            async with self.engine.connect() as conn:
+                await self.reading(conn)
+                for key, statement in statements:
+                    value = await self.scalar(conn, statement)
+                    text_value = value if isinstance(value, str) else json.dumps(value)
+                    parts.append(f"{json.dumps(key)}:{text_value if value is not None else 'null'}")
+        except GraphQLError as error:
+            located = GraphQLError(
+                error.message, fields[key], path=[key], extensions=error.extensions
+            )
+            return _body(ExecutionResult(data=None, errors=[located]))
+        except Exception as exc:  # unexpected: masked like everywhere else
+            return _body(ExecutionResult(data=None, errors=[self.unexpected(exc)]))
+        return ('{"data":{' + ",".join(parts) + "}}").encode()
+
     @staticmethod
     async def reading(conn: AsyncConnection) -> None:
-        """Reads need no transaction of their own: one statement each (PostgreSQL autocommit),
-        and never the write lock (SQLite)."""
-        if conn.dialect.name == "postgresql":
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-        else:
-            await conn.execution_options(**{READ_ONLY: True})
+        """Reads need no transaction of their own, and never the write lock (SQLite)."""
+        await read_only(conn)
 
     def policy(self, session: Session | None) -> Policy:
         if self.access.unrestricted or session is None:

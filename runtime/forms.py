@@ -1,5 +1,11 @@
 """Landing forms posted to the runtime: /forms/<landing>/<block>. Validated per field, stopped
-when they look like bots, written through the same write path as GraphQL, as the anonymous role."""
+when they look like bots, written through the same write path as GraphQL, as the anonymous role.
+
+A script's post (Accept: application/json) is answered with JSON, `{ok, message, errors}` or
+`{ok, message, redirect}`, and a status that agrees with `ok`: 200 when the lead is kept (or a bot
+is thanked), 4xx when it is not (422 for errors in the fields, `errors` keyed by field name). A
+plain post is answered with a redirect back to the page, or with a page naming the fields by the
+labels the form shows."""
 
 from __future__ import annotations
 
@@ -13,7 +19,9 @@ from urllib.parse import parse_qs, urlparse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from generator.build import field_label
 from generator.errors import BuildError
+from generator.model import Where
 from generator.render import render_text
 from generator.sitedata import Reads, SiteData
 from runtime.ecosystem import Ecosystem
@@ -22,8 +30,15 @@ from runtime.sitesource import InProcessSource
 from runtime.writes import SYSTEM_ACTOR, Actor, WriteRejected
 
 UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+HONEYPOT = "website"
+# The time trap: form.js posts in ELAPSED the milliseconds from the page's load to the post, by the
+# browser's monotonic clock (performance.now()), so neither clock's setting matters. A person needs
+# more than TOO_FAST_MS to read and fill in a form; a value that is not a whole number of at most
+# ELAPSED_DIGITS digits is no script's. Without JavaScript the field stays empty and the honeypot
+# alone guards the form: a page built ahead of time cannot carry the time it was served.
+ELAPSED = "_elapsed"
 TOO_FAST_MS = 2500
-SYSTEM_FIELDS = {"_item", "_ts"}
+ELAPSED_DIGITS = 12
 
 
 @dataclass
@@ -107,7 +122,7 @@ async def handle_form(request: Request, ecosystem: Ecosystem, limiter: RateLimit
         or _text(ecosystem, "Спасибо! Заявка отправлена.", "Thank you! We got your request.")
     )
     thanks = str(params.get("thanks") or "")
-    if posted.get("website") or _too_fast(posted.get("_ts")):
+    if _looks_like_a_bot(posted):
         return _done(request, success, thanks)  # a bot: say thanks, keep nothing
     entity_name = str(params["creates"])
     entity = spec.entities.get(entity_name)
@@ -133,10 +148,11 @@ async def handle_form(request: Request, ecosystem: Ecosystem, limiter: RateLimit
         "site": {"title": spec.title, "base_url": spec.site.base_url, "locale": spec.locale},
         "page": {"landing": landing_name},
     }
+    shown = [name for name in params.get("fields") or [] if name in entity.fields]
+    labels = {name: field_label(name, entity.fields[name]) for name in shown}
     data: dict[str, Any] = {}
-    for name in params.get("fields") or []:
-        if name in entity.fields:
-            data[name] = _value(entity.fields[name].type, posted.get(name))
+    for name in shown:
+        data[name] = _value(entity.fields[name].type, posted.get(name))
     for name, raw in (params.get("set") or {}).items():
         data[name] = render_text(raw, context) if isinstance(raw, str) else raw
     referer = parse_qs(urlparse(request.headers.get("referer", "")).query)
@@ -148,6 +164,7 @@ async def handle_form(request: Request, ecosystem: Ecosystem, limiter: RateLimit
         data["landing"] = urlparse(request.headers.get("referer", "")).path or landing.path
     role = spec.auth.anonymous_role
     access = ecosystem.service(role).access
+    rule = access.create(entity_name)
     actor = Actor(
         RolePolicy(ecosystem.catalog, ecosystem.graphql.dialect, access, Session(role)), role
     )
@@ -165,20 +182,24 @@ async def handle_form(request: Request, ecosystem: Ecosystem, limiter: RateLimit
                 await writer.create(conn, str(follow["creates"]), values, _system(role))
         ecosystem.notify()
     except WriteRejected as rejected:
-        errors: dict[str, str] = {}
+        found: dict[str, str] = {}
         general: list[str] = []
         for problem in rejected.problems:
             text = _message(ecosystem, entity.fields.get(problem.field or ""), problem)
-            if problem.field and problem.field in (params.get("fields") or []):
-                errors.setdefault(problem.field, text)
-            else:
+            if problem.field is not None and problem.field in labels:
+                found.setdefault(problem.field, text)
+            elif text not in general:
                 general.append(text)
+        filled = {k for k, v in data.items() if v is not None} | set(rule.set if rule else {})
+        for group in _one_of(rule.check if rule else None):
+            named = [name for name in shown if name in group]
+            if named and not filled & set(group) and not found.keys() & set(named):
+                found[named[0]] = _fill_one_of(ecosystem, [labels[n] for n in named])
+        errors = {name: found[name] for name in shown if name in found}  # in the form's order
         message = _text(ecosystem, "Проверьте поля формы.", "Please check the form.")
         if general and not errors:
             message = "; ".join(general)
-        # answered 200 to scripts (a 4xx would be logged as a failed load), 422 to plain posts
-        status = 200 if _wants_json(request) else 422
-        return _answer(request, ecosystem, status, message, errors)
+        return _answer(request, ecosystem, 422, message, errors, labels)
     block_name = next(iter(entry)) if entry else "form"
     return _done(request, success, thanks, f"b{index}-{block_name}")
 
@@ -215,10 +236,55 @@ def _system(role: str) -> Actor:
     return Actor(SYSTEM_ACTOR.policy, f"{role} (form)")
 
 
-def _too_fast(stamp: str | None) -> bool:
-    if not stamp or not stamp.isdigit():
+def _looks_like_a_bot(posted: dict[str, str]) -> bool:
+    """The honeypot is filled in, or the form was sent sooner than a person could (see ELAPSED)."""
+    if posted.get(HONEYPOT):
+        return True
+    elapsed = posted.get(ELAPSED, "")
+    if elapsed == "":
         return False  # no script ran: the honeypot alone guards forms posted without JavaScript
-    return time.time() * 1000 - int(stamp) < TOO_FAST_MS
+    if not (elapsed.isascii() and elapsed.isdigit() and len(elapsed) <= ELAPSED_DIGITS):
+        return True
+    return int(elapsed) < TOO_FAST_MS
+
+
+def _one_of(check: Where | None) -> list[list[str]]:
+    """The groups of fields of which a record passing `check` must have at least one set: the
+    `{field: {isNull: false}}` tests, alone or joined by `or`, among the parts of the check that
+    every record must pass (the check itself, its keys, the members of its `and`)."""
+    groups: list[list[str]] = []
+    for key, value in (check or {}).items():
+        if key == "and" and isinstance(value, list):
+            for part in value:
+                groups += _one_of(part) if isinstance(part, dict) else []
+        elif key == "or" and isinstance(value, list):
+            names = [_set_field(part) for part in value]
+            if names and all(names):
+                groups.append([n for n in names if n])
+        elif key != "not" and _set_field({key: value}):
+            groups.append([key])
+    return groups
+
+
+def _set_field(part: Any) -> str | None:
+    """The field a filter requires to be set, when the filter is `{field: {isNull: false, …}}`."""
+    if not isinstance(part, dict) or len(part) != 1:
+        return None
+    name, test = next(iter(part.items()))
+    if name in ("and", "or", "not") or not isinstance(test, dict):
+        return None
+    return str(name) if test.get("isNull") is False else None
+
+
+def _fill_one_of(ecosystem: Ecosystem, labels: list[str]) -> str:
+    if len(labels) == 1:
+        return _text(ecosystem, _RU["REQUIRED"], "This field is required")
+    quoted = ", ".join(f"«{label}»" for label in labels[:-1]) + f" или «{labels[-1]}»"
+    return _text(
+        ecosystem,
+        f"Заполните хотя бы одно из полей: {quoted}",
+        f"Fill in at least one of: {', '.join(labels[:-1])} or {labels[-1]}",
+    )
 
 
 def _value(kind: str, raw: str | None) -> Any:
@@ -261,13 +327,20 @@ def _back(request: Request) -> str:
 
 
 def _answer(
-    request: Request, ecosystem: Ecosystem, status: int, message: str, errors: dict[str, str]
+    request: Request,
+    ecosystem: Ecosystem,
+    status: int,
+    message: str,
+    errors: dict[str, str],
+    labels: dict[str, str] | None = None,
 ) -> Response:
     if _wants_json(request):
         return JSONResponse({"ok": False, "message": message, "errors": errors}, status_code=status)
     items = "".join(
-        f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in errors.items()
+        f"<li><b>{html.escape((labels or {}).get(k, k))}</b>: {html.escape(v)}</li>"
+        for k, v in errors.items()
     )
+    listed = f"<ul>{items}</ul>" if items else ""
     back = html.escape(_back(request))
     label = _text(ecosystem, "Вернуться к форме", "Back to the form")
     title = _text(ecosystem, "Заявка не отправлена", "Not sent")
@@ -275,5 +348,5 @@ def _answer(
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
 <style>body{{font:17px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1.25rem;color:#14161a}}
 a{{color:#1d4ed8}}</style></head><body><main><h1>{title}</h1><p>{html.escape(message)}</p>
-<ul>{items}</ul><p><a href="{back}">{label}</a></p></main></body></html>"""
+{listed}<p><a href="{back}">{label}</a></p></main></body></html>"""
     return HTMLResponse(page, status_code=status)

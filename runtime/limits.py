@@ -1,9 +1,11 @@
-"""Request limits checked before any SQL runs: depth, aliases, estimated cost (tokens are limited
-by the parser). Introspection fields are exempt; production turns introspection off instead."""
+"""Request limits checked before any SQL runs: depth and aliases with the document, estimated
+cost once the variables' values are known (tokens are limited by the parser). Introspection
+fields are exempt; production turns introspection off instead."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -15,12 +17,15 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
+    VariableNode,
     get_named_type,
 )
 
@@ -32,14 +37,125 @@ def _is_list(type_: GraphQLOutputType) -> bool:
     return isinstance(inner, GraphQLList)
 
 
-def _int_arg(node: FieldNode, *names: str) -> int | None:
+def _int_arg(node: FieldNode, name: str, variables: dict[str, Any] | None) -> int | None:
+    """An argument's whole number, written in the query or given in a variable."""
     for arg in node.arguments or ():
-        if arg.name.value in names and isinstance(arg.value, IntValueNode):
+        if arg.name.value != name:
+            continue
+        if isinstance(arg.value, IntValueNode):
             return max(0, int(arg.value.value))
+        if isinstance(arg.value, VariableNode) and variables is not None:
+            value = variables.get(arg.value.name.value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return max(0, value)
     return None
 
 
+def _root(schema: GraphQLSchema, operation: OperationDefinitionNode) -> GraphQLObjectType | None:
+    if operation.operation is OperationType.QUERY:
+        return schema.query_type
+    if operation.operation is OperationType.MUTATION:
+        return schema.mutation_type
+    return schema.subscription_type
+
+
+@dataclass
+class Measure:
+    """A request's depth and estimated cost: each field counts once per record the lists above
+    it may return. A list counts as its `limit` (or `page_size`), a connection's page (its
+    `edges`) as its `first` (or 20); with variables, as the values they were given."""
+
+    schema: GraphQLSchema
+    fragments: dict[str, FragmentDefinitionNode]
+    limits: Limits
+    variables: dict[str, Any] | None = None
+
+    def operation(self, operation: OperationDefinitionNode) -> tuple[int, int]:
+        root = _root(self.schema, operation)
+        if root is None:
+            return 0, 0
+        return self.selections(operation.selection_set, root, 1, 1, None, frozenset())
+
+    def selections(
+        self,
+        selections: SelectionSetNode,
+        parent: GraphQLObjectType,
+        level: int,
+        many: int,
+        page: int | None,
+        seen: frozenset[str],
+    ) -> tuple[int, int]:
+        """`many`: how many records these fields are read for; `page`: the records of the
+        connection whose fields these are."""
+        depth, cost = level, 0
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                name = selection.name.value
+                if name.startswith("__"):
+                    continue
+                field = parent.fields.get(name)
+                if field is None:
+                    continue
+                cost += many
+                inner = get_named_type(field.type)
+                if selection.selection_set is None or not isinstance(inner, GraphQLObjectType):
+                    continue
+                size, inner_page = many, None
+                if page is not None and _is_list(field.type):
+                    size = many * page  # a connection's edges: one per record of its page
+                elif _is_list(field.type):
+                    limit = _int_arg(selection, "limit", self.variables)
+                    size = many * (self.limits.page_size if limit is None else limit)
+                elif "first" in field.args:
+                    first = _int_arg(selection, "first", self.variables)
+                    inner_page = 20 if first is None else first
+                d, c = self.selections(
+                    selection.selection_set, inner, level + 1, size, inner_page, seen
+                )
+                depth, cost = max(depth, d), cost + c
+            elif isinstance(selection, InlineFragmentNode):
+                target = parent
+                if selection.type_condition is not None:
+                    named = self.schema.get_type(selection.type_condition.name.value)
+                    target = named if isinstance(named, GraphQLObjectType) else parent
+                d, c = self.selections(selection.selection_set, target, level, many, page, seen)
+                depth, cost = max(depth, d), cost + c
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in seen:
+                    continue
+                named = self.schema.get_type(fragment.type_condition.name.value)
+                target = named if isinstance(named, GraphQLObjectType) else parent
+                d, c = self.selections(
+                    fragment.selection_set, target, level, many, page, seen | {name}
+                )
+                depth, cost = max(depth, d), cost + c
+        return depth, cost
+
+
+def cost_error(
+    schema: GraphQLSchema,
+    fragments: dict[str, FragmentDefinitionNode],
+    operation: OperationDefinitionNode,
+    limits: Limits,
+    variables: dict[str, Any],
+) -> GraphQLError | None:
+    """The error of an operation over the cost limit, counted with the values of its variables."""
+    _, cost = Measure(schema, fragments, limits, variables).operation(operation)
+    if cost <= limits.cost:
+        return None
+    return GraphQLError(
+        f"the query's estimated cost is {cost}; the limit is {limits.cost} "
+        "(give lists a smaller limit or first)",
+        operation,
+    )
+
+
 def limit_rules(limits: Limits) -> list[type[ValidationRule]]:
+    """Depth and aliases, checked with the document (the cost needs the variables' values:
+    cost_error, once they are known)."""
+
     class RequestLimits(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
@@ -60,77 +176,13 @@ def limit_rules(limits: Limits) -> list[type[ValidationRule]]:
                     )
 
         def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
-            schema = self.context.schema
-            root = (
-                schema.query_type
-                if node.operation.value == "query"
-                else schema.mutation_type
-                if node.operation.value == "mutation"
-                else schema.subscription_type
-            )
-            if root is None:
-                return
-            depth, cost = self.measure(node.selection_set, root, 1, 1, set())
+            depth, _ = Measure(self.context.schema, self.fragments, limits).operation(node)
             if depth > limits.depth:
                 self.report_error(
                     GraphQLError(
                         f"the query is {depth} levels deep; the limit is {limits.depth}", node
                     )
                 )
-            if cost > limits.cost:
-                self.report_error(
-                    GraphQLError(
-                        f"the query's estimated cost is {cost}; the limit is {limits.cost} "
-                        "(give lists a smaller limit or first)",
-                        node,
-                    )
-                )
-
-        def measure(
-            self,
-            selections: SelectionSetNode,
-            parent: GraphQLObjectType,
-            level: int,
-            many: int,
-            seen: set[str],
-        ) -> tuple[int, int]:
-            depth, cost = level, 0
-            for selection in selections.selections:
-                if isinstance(selection, FieldNode):
-                    name = selection.name.value
-                    if name.startswith("__"):
-                        continue
-                    field = parent.fields.get(name)
-                    if field is None:
-                        continue
-                    cost += many
-                    inner = get_named_type(field.type)
-                    if selection.selection_set is None or not isinstance(inner, GraphQLObjectType):
-                        continue
-                    size = many
-                    if _is_list(field.type):
-                        size = many * (_int_arg(selection, "limit") or limits.page_size)
-                    elif _int_arg(selection, "first") is not None or name.endswith("Connection"):
-                        size = many * (_int_arg(selection, "first") or 20)
-                    d, c = self.measure(selection.selection_set, inner, level + 1, size, seen)
-                    depth, cost = max(depth, d), cost + c
-                elif isinstance(selection, InlineFragmentNode):
-                    target = parent
-                    if selection.type_condition is not None:
-                        named = self.context.schema.get_type(selection.type_condition.name.value)
-                        target = named if isinstance(named, GraphQLObjectType) else parent
-                    d, c = self.measure(selection.selection_set, target, level, many, seen)
-                    depth, cost = max(depth, d), cost + c
-                elif isinstance(selection, FragmentSpreadNode):
-                    name = selection.name.value
-                    fragment = self.fragments.get(name)
-                    if fragment is None or name in seen:
-                        continue
-                    named = self.context.schema.get_type(fragment.type_condition.name.value)
-                    target = named if isinstance(named, GraphQLObjectType) else parent
-                    d, c = self.measure(fragment.selection_set, target, level, many, seen | {name})
-                    depth, cost = max(depth, d), cost + c
-            return depth, cost
 
     return [RequestLimits]
 

@@ -3,7 +3,10 @@
 A page is affected when its manifest says it read the changed record, or when one of its
 filters matches the record as it was or as it is now (an apartment that becomes free enters its
 complex's grid; one that is sold leaves it). New and removed records gain and lose their pages
-and sitemap entries, because the build plans every page afresh."""
+and sitemap entries, because the build plans every page afresh.
+
+A page that fails to render (a record without what its landing shows) does not hold up the
+others: it is logged, with its landing's file and its record, and its previous file stands."""
 
 from __future__ import annotations
 
@@ -86,8 +89,11 @@ class SitesSubscriber:
                 self.ecosystem.project,
                 self.out,
                 only=affected,
+                keep_going=True,
             )
         self.last = report
+        for failure in report.failed:
+            log.error("sites: %s", failure)
         if report.changed_urls:
             with (self.out / CHANGED_LIST).open("a", encoding="utf-8") as changed:
                 changed.writelines(url + "\n" for url in report.changed_urls)

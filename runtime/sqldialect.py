@@ -20,6 +20,10 @@ class SqlDialect:
     """How to build JSON and format exact values on one database."""
 
     name = "sqlite"
+    # SQLite's parser (before 3.46) has a stack of 100 entries, and each subquery nested in an
+    # expression holds some until it ends: the compiler keeps its estimate of a statement within
+    # this many and writes deeper records as common table expressions (None: no such limit).
+    parser_stack: int | None = 96
 
     def obj(self, pairs: list[tuple[str, Expr]]) -> Expr:
         args: list[Any] = []
@@ -92,6 +96,7 @@ class SqlDialect:
 
 class PostgresDialect(SqlDialect):
     name = "postgresql"
+    parser_stack = None
 
     def obj(self, pairs: list[tuple[str, Expr]]) -> Expr:
         args: list[Any] = []

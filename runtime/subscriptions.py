@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from runtime.auth import AuthError
 from runtime.bus import Event, nap
+from runtime.database import read_only
 from runtime.ecosystem import Ecosystem
 from runtime.execution import GraphQLService, _by_response_key
 from runtime.permissions import Session
@@ -60,6 +61,7 @@ class EventFeed:
 
     async def tick(self) -> None:
         async with self.ecosystem.engine.connect() as conn:
+            await read_only(conn)
             if self.last is None:
                 newest = await conn.scalar(select(audit.c.id).order_by(audit.c.id.desc()).limit(1))
                 self.last = int(newest or 0)

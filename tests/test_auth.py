@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import sqlite3
 import threading
 import time
 import uuid
@@ -488,6 +489,37 @@ def test_apikey_commands_print_the_key_once_and_never_list_it(
     refused(app.post(LEADS, headers={"x-api-key": key}), 401, "the API key is not valid")
     assert main(["apikey", "create", "--project", project, "--role", "root"]) == 2
     assert "unknown role 'root'" in capsys.readouterr().err
+
+
+# -- reads and SQLite's write lock -----------------------------------------------------------------
+
+
+def test_reads_go_on_while_a_write_holds_the_sqlite_lock(app: Served, database: str) -> None:
+    """Reads never take SQLite's write lock: while another connection holds it (a long write),
+    the health check, queries, the audit log and the look-up of an API key are still answered,
+    not kept waiting and then failed as 'database is locked'."""
+    if resolve(database).get_backend_name() != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    engine = sync_engine(resolve(database))
+    try:
+        key = create_key(engine, demo_spec(), "partner", {}, "read while locked")
+    finally:
+        engine.dispose()
+    _, key_id, secret = key.split("_")
+    writer = sqlite3.connect(sqlite_path(database), isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        health = app.runner.run(app.http.get("/healthz"))
+        assert (health.status_code, health.json()["status"]) == (200, "ok")
+        assert app.data("{ complexes(limit: 1) { name } }")["complexes"]
+        admin = bearer(sign({"role": "admin", "sub": "1"}))
+        found = app.data("{ auditLog(limit: 1) { id } webhookDeliveries(limit: 1) { id } }", admin)
+        assert set(found) == {"auditLog", "webhookDeliveries"}
+        wrong = f"ek_{key_id}_{secret[:-1]}x"  # told apart by reading the key alone
+        refused(app.post(LEADS, headers={"x-api-key": wrong}), 401, "the API key is not valid")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
 
 
 # -- ecospec token -----------------------------------------------------------------------------------

@@ -84,6 +84,46 @@ def test_a_fragment_spread_over_nesting_is_still_one_statement(demo_api: Api) ->
     assert len(sent) == 1
 
 
+PAGE = "apartments(where: {rooms: {gte: 1}}, orderBy: [{price: DESC}], limit: 2, offset: 1)"
+
+
+def test_records_nested_deeper_than_sqlite_parses_answer_as_shallow_ones(demo_api: Api) -> None:
+    """Past a few levels SQLite's statement writes the deeper records as CTEs (its parser holds
+    only so many nested subqueries); filters, order, limit and offset hold at every level."""
+    shallow = demo_api.data(
+        f"{{ complexes {{ slug {PAGE} {{ code price building {{ code }} }} }} }}"
+    )
+    pages = {c["slug"]: c["apartments"] for c in shallow["complexes"]}
+    body = "code price building { code }"
+    for _ in range(3):
+        body = f"code price complex {{ slug {PAGE} {{ {body} }} }}"
+    deep = f"{{ complexes {{ slug {PAGE} {{ {body} }} }} }}"
+    sent, result = demo_api.statements(deep)
+    assert result.errors is None and result.data is not None
+    assert len(sent) == 1
+    assert ("NOT MATERIALIZED" in sent[0]) == (demo_api.backend == "sqlite")
+    checked = 0
+
+    def check(complex_: dict[str, Any]) -> None:
+        nonlocal checked
+        page = complex_["apartments"]
+        assert [(a["code"], a["price"]) for a in page] == [
+            (a["code"], a["price"]) for a in pages[complex_["slug"]]
+        ]
+        checked += 1
+        for apartment in page:
+            if "complex" in apartment:
+                check(apartment["complex"])
+            else:
+                assert apartment["building"] == next(
+                    a["building"] for a in pages[complex_["slug"]] if a["code"] == apartment["code"]
+                )
+
+    for complex_ in result.data["complexes"]:
+        check(complex_)
+    assert checked > len(pages) * 4
+
+
 def test_introspection_reads_no_data(demo_api: Api) -> None:
     sent, result = demo_api.statements('{ __typename __type(name: "Apartment") { name } }')
     assert result.errors is None

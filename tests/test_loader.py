@@ -1255,3 +1255,16 @@ def test_two_bad_landing_values_are_both_located(write_spec: WriteSpec, tmp_path
         "spec/landings/b.yaml:2:7: landings.b.path: "
         "'{slug}' needs a record: add 'for_each' or write a fixed path",
     ]
+
+
+def test_a_form_field_that_is_not_a_name_is_located(write_spec: WriteSpec, tmp_path: Path) -> None:
+    files = edit(
+        "spec/landings/complex.yaml", "fields: [name, phone]", "fields: [~, phone, [name]]"
+    )
+
+    assert check(write_spec, tmp_path, files) == [
+        "spec/landings/complex.yaml:7:41: landings.complex.blocks[1].lead_form.fields[0]: "
+        "expected a field name, got nothing",
+        "spec/landings/complex.yaml:7:51: landings.complex.blocks[1].lead_form.fields[2]: "
+        "expected a field name, got a list",
+    ]
