@@ -8,12 +8,15 @@ Copies the demo (spec/, blocks/, static/) into a temporary folder, migrates and 
 1. landing: the hero title in spec/landings/promo-spring-sale.yaml → that landing is rebuilt, the
    page reloads; timed to the first contentful paint of the reloaded page;
 2. block: an attribute on the hero's <h1> in blocks/hero/template.html.j2 → the five landings
-   with a hero are rebuilt, the page reloads; timed to its first contentful paint;
-3. stylesheet: a colour in blocks/hero/style.css → the stylesheet is swapped in place; timed to
-   the first animation frame in which the page's computed colour is the new one;
-4. entity: a new text field on Amenity → additive migration, new schema, every landing rebuilt;
-   timed to the first /graphql answer for the new field (polled from here every few ms), and to
-   the first contentful paint of the reloaded page.
+   with a hero are rebuilt (the open page first), the page reloads; timed to its first
+   contentful paint;
+3. stylesheet: a colour in blocks/hero/style.css → the stylesheet alone is rebuilt and swapped
+   in place; timed to the first animation frame in which the page's computed colour is the new
+   one;
+4. entity: a new text field on Amenity → additive migration, new schema, the landings that read
+   Amenity rebuilt; timed to the first /graphql answer for the new field (polled from here every
+   few ms), and to the first contentful paint of the reloaded page (the open page does not read
+   Amenity: it reloads as soon as the new ecosystem serves).
 
 Each time is wall clock from just before the write to the moment in the page (Chromium's
 performance.timeOrigin is wall-clock time too), so it includes the file watcher's debounce, the
@@ -22,8 +25,9 @@ installed it does the same to a small Hugo site of as many pages as the demo has
 title (↔ landing), a partial used by every page (↔ block) and a stylesheet. It prints p50 and p95
 per scenario, the server's own "reloaded in" times, and the ratios ecospec / hugo.
 
-`--profile` then times the stages of DevServer.reload in process (load_project, migration,
-ecosystem build, copy, build_site) for the same four edits and prints where the time goes.
+`--profile` then times the stages of DevServer.reload in process (loading the spec and the
+blocks, migration, ecosystem build, build_site and its parts, updating the other build folder)
+for the same four edits and prints where the time goes.
 
 Run: .venv/bin/python bench/live_reload.py [--repeat 15] [--no-hugo] [--profile]
 """
@@ -585,18 +589,6 @@ def bench_hugo(
 # -- where a reload's time goes ------------------------------------------------------------------------
 
 
-class _Proxy:
-    """A module seen through one object, some of its functions replaced: timing
-    `shutil.copytree` as runtime.dev calls it, and not as build_site's own copies do."""
-
-    def __init__(self, module: Any, **replaced: Callable[..., Any]) -> None:
-        self._module = module
-        self._replaced = replaced
-
-    def __getattr__(self, name: str) -> Any:
-        return self._replaced.get(name) or getattr(self._module, name)
-
-
 def profile_reload(folder: Path, repeat: int) -> None:
     """DevServer.reload in process, for the same four edits, `repeat` times each; its stages
     timed by wrapping the functions it calls, and build_site's own stages the same way."""
@@ -637,11 +629,12 @@ def profile_reload(folder: Path, repeat: int) -> None:
 
     # (owner, attribute, label): the calls DevServer.reload makes itself, then build_site's parts
     wrapped = [
-        (dev_module, "load_project", "load_project"),
+        (DevServer, "load", "load the spec"),
         (dev_module, "load_blocks", "load_blocks"),
         (dev_module, "migrate", "migrate (plan, apply)"),
         (Ecosystem, "build", "Ecosystem.build"),
-        (dev_module, "shutil", "copytree (hard links)"),
+        (DevServer, "restyle", "restyle (stylesheet only)"),
+        (dev_module, "follow", "follow (the other folder)"),
         (dev_module, "build_site", "build_site"),
         (build_module.SiteBuilder, "prepare_assets", "  prepare_assets"),
         (build_module.SiteBuilder, "plan", "  plan"),
@@ -655,10 +648,7 @@ def profile_reload(folder: Path, repeat: int) -> None:
     # vars(): the attribute as the owner holds it (a classmethod stays one when put back)
     originals = [(owner, name, vars(owner)[name]) for owner, name, _ in wrapped]
     for owner, name, label in wrapped:
-        if name == "shutil":
-            setattr(owner, name, _Proxy(shutil, copytree=timed(label, shutil.copytree)))
-        else:
-            setattr(owner, name, timed(label, getattr(owner, name)))
+        setattr(owner, name, timed(label, getattr(owner, name)))
 
     async def run() -> None:
         server = DevServer(project)
@@ -690,6 +680,7 @@ def profile_reload(folder: Path, repeat: int) -> None:
                 else:
                     changed = project / CATALOG
                     add_amenity_field(changed, f"prof{i}: {{type: text}}")
+                await asyncio.sleep(0.3)  # a pause, as between two saves
                 stages.clear()
                 started = time.perf_counter()
                 with contextlib.redirect_stdout(None):

@@ -71,10 +71,20 @@ def _object(
 
 
 def _template(checker: _Checker, text: str, path: KeyPath) -> None:
+    problem = _parse_problem(text)
+    if problem is not None:
+        checker.error(path, f"template: {problem}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_problem(text: str) -> str | None:
+    """Why a marketer string does not parse as a template; parsed once per text, as
+    `ecospec dev` checks the same strings on every reload."""
     try:
         sandbox().parse(text)
     except TemplateSyntaxError as exc:
-        checker.error(path, f"template: {exc.message}")
+        return exc.message
+    return None
 
 
 def _param(

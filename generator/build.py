@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -22,7 +23,15 @@ from generator.errors import BuildError
 from generator.matching import matches
 from generator.model import FieldSpec, Landing, Spec
 from generator.render import render_text, sandbox
-from generator.sitedata import DataError, DataSource, Reads, SiteData, describe
+from generator.sitedata import (
+    DataError,
+    DataSource,
+    Reads,
+    SiteData,
+    cut_short,
+    describe,
+    id_order,
+)
 
 MANIFEST = ".ecospec-manifest.json"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -108,6 +117,9 @@ class SiteBuilder:
         self.css_url = ""
         self.script_urls: dict[str, str] = {}
         self.prefetched: dict[str, list[dict[str, Any]]] = {}
+        # for a prefetch by a ref (complex: {eq: "{{ item.complex.id }}"}): its records by that
+        # ref's id, so each page looks at its own records only
+        self.prefetch_index: dict[str, tuple[str, dict[str, list[dict[str, Any]]]]] = {}
         self.hashed = True  # asset names carry their content's hash (off in `ecospec dev`)
 
     # assets -------------------------------------------------------------------------------------
@@ -148,10 +160,14 @@ class SiteBuilder:
     # pages --------------------------------------------------------------------------------------
 
     async def plan(
-        self, landings: set[str] | None = None, failed: list[PageFailure] | None = None
+        self,
+        landings: set[str] | None = None,
+        failed: list[PageFailure] | None = None,
+        items: dict[str, set[str]] | None = None,
     ) -> list[Page]:
         """Every page to make. With `failed`, a record that gives its page no path is reported
-        there and left out, instead of failing the build."""
+        there and left out, instead of failing the build. `items` narrows for_each landings to
+        the records of these ids (by landing)."""
         pages: list[Page] = []
         for name, landing in sorted(self.spec.landings.items()):
             if landings is not None and name not in landings:
@@ -160,8 +176,14 @@ class SiteBuilder:
                 pages.append(Page(landing.path, name, None))
                 continue
             q = landing.for_each
+            where = q.where
+            if items is not None and name in items:
+                if not items[name]:
+                    continue
+                ids = {"id": {"in": sorted(items[name], key=id_order)}}
+                where = {"and": [where, ids]} if where else ids
             reads = Reads()
-            for item in await self.data.records(q.entity, q.where, q.order_by, q.limit, reads):
+            for item in await self.data.records(q.entity, where, q.order_by, q.limit, reads):
                 try:
                     path = self.page_path(landing, item)
                 except BuildError as exc:
@@ -330,17 +352,32 @@ class SiteBuilder:
         order = value.get("order_by") or [] if spec.type == "query" else []
         records = await self.data.records(value["entity"], bulk, order, None, Reads())
         self.prefetched[key] = records
+        fields = self.spec.entities[value["entity"]].fields
+        if field_name == "id" or (field_name in fields and fields[field_name].type == "ref"):
+            index: dict[str, list[dict[str, Any]]] = {}
+            for record in records:
+                ref = record.get(field_name)
+                if isinstance(ref, dict):
+                    ref = ref.get("id")
+                if ref is not None:
+                    index.setdefault(str(ref), []).append(record)
+            self.prefetch_index[key] = (field_name, index)
 
     def from_prefetch(
         self, raw: Any, rendered: dict[str, Any], reads: Reads, what: str = ""
     ) -> list[dict[str, Any]] | None:
         if not isinstance(raw, dict):
             return None
-        records = self.prefetched.get(json.dumps(raw, sort_keys=True, ensure_ascii=False))
+        key = json.dumps(raw, sort_keys=True, ensure_ascii=False)
+        records = self.prefetched.get(key)
         if records is None:
             return None
         entity = rendered["entity"]
         where = rendered.get("where")
+        if key in self.prefetch_index and isinstance(where, dict):
+            # the others do not match: their ref differs from the one this page asks for
+            field_name, index = self.prefetch_index[key]
+            records = index.get(str(where[field_name]["eq"]), [])
         found = []
         for record in records:
             verdict = matches(self.spec, entity, where, record)
@@ -353,8 +390,10 @@ class SiteBuilder:
         if what:  # an aggregate reads no records a change could enter or leave by id
             reads.note(entity, [], describe(entity, where, [], None, what), where)
         else:
-            description = describe(entity, where, rendered.get("order_by") or [], limit)
-            reads.note(entity, [str(r["id"]) for r in shown], description, where)
+            order = rendered.get("order_by") or []
+            description = describe(entity, where, order, limit)
+            cut = cut_short(found, order, limit)
+            reads.note(entity, [str(r["id"]) for r in shown], description, where, cut)
             self.data.note_refs(entity, shown, reads)
         return found
 
@@ -608,12 +647,102 @@ def _xml(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _read_manifest(out: Path) -> dict[str, Any]:
+def _linked(spec: Spec, entity: str) -> set[str]:
+    """The entities a record's filters and permissions may look into: those its refs and lists
+    lead to, however far."""
+    found: set[str] = set()
+    todo = [entity]
+    while todo:
+        current = spec.entities.get(todo.pop())
+        if current is None:
+            continue
+        for f in current.fields.values():
+            target = f.to if f.type == "ref" else f.of if f.type == "list" else None
+            if target and target not in found:
+                found.add(target)
+                todo.append(target)
+    return found
+
+
+def _narrow(
+    spec: Spec,
+    out: Path,
+    landings: set[str] | None,
+    old_pages: dict[str, Any],
+    old_failed: dict[str, Any],
+    only: Affected,
+    changed: Mapping[str, Collection[str]],
+) -> tuple[dict[str, set[str]], dict[str, Any], dict[str, Any]]:
+    """For a rebuild after changes to the records in `changed` (ids by entity): the records to
+    plan each for_each landing's pages from, and the pages and failures left as they are.
+
+    A landing's pages are planned afresh from the changed records of its entity and the records
+    of the pages `only` selects; the other pages stand. A landing is planned whole when a
+    change could move records in or out of it otherwise: a change to an entity its records
+    lead to (a filter or a permission may look there), or a limit."""
+    items: dict[str, set[str]] = {}
+    carried: dict[str, Any] = {}
+    carried_failed: dict[str, Any] = {}
+    by_landing: dict[Any, list[tuple[str, dict[str, Any], bool]]] = {}
+    for failure, entries in ((False, old_pages), (True, old_failed)):
+        for path, entry in entries.items():
+            if isinstance(entry, dict):
+                by_landing.setdefault(entry.get("landing"), []).append((path, entry, failure))
+    folder = str(out)
+    for name, landing in spec.landings.items():
+        q = landing.for_each
+        if q is None or q.limit is not None or (landings is not None and name not in landings):
+            continue
+        linked = _linked(spec, q.entity)
+        if any(entity in linked for entity in changed if entity != q.entity):
+            continue
+        wanted = {str(i) for i in changed.get(q.entity, ())}
+        mine = by_landing.get(name, [])
+        for _, entry, failure in mine:
+            if only(entry) or not (
+                failure or os.path.isfile(os.path.join(folder, str(entry.get("file"))))
+            ):
+                wanted.add(str(entry.get("item")))
+        for path, entry, failure in mine:
+            if str(entry.get("item")) not in wanted:
+                (carried_failed if failure else carried)[path] = entry
+        items[name] = wanted
+    return items, carried, carried_failed
+
+
+# The manifests this process read or wrote last, by file, with the file's modification time and
+# size: a live site reads its manifest again after every change, and it is large (a few KB a
+# page). Never changed in place: a build makes a new one.
+_MANIFESTS: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
+_MANIFESTS_KEPT = 2
+
+
+def _remember_manifest(path: Path, data: dict[str, Any]) -> None:
     try:
-        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        stat = path.stat()
+    except OSError:
+        return
+    key = str(path.resolve())
+    _MANIFESTS.pop(key, None)
+    _MANIFESTS[key] = ((stat.st_mtime_ns, stat.st_size), data)
+    while len(_MANIFESTS) > _MANIFESTS_KEPT:
+        del _MANIFESTS[next(iter(_MANIFESTS))]
+
+
+def _read_manifest(out: Path) -> dict[str, Any]:
+    path = out / MANIFEST
+    try:
+        stat = path.stat()
+        cached = _MANIFESTS.get(str(path.resolve()))
+        if cached is not None and cached[0] == (stat.st_mtime_ns, stat.st_size):
+            return cached[1]
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    _remember_manifest(path, data)
+    return data
 
 
 Affected = Callable[[dict[str, Any]], bool]
@@ -631,10 +760,14 @@ async def build_site(
     landings: set[str] | None = None,
     hashed_assets: bool = True,
     keep_going: bool = False,
+    changed: Mapping[str, Collection[str]] | None = None,
 ) -> BuildReport:
     """Build the sites into `out`. With `only`, pages already built whose manifest entry it does
     not select are left as they are (new and removed pages are always handled); `landings`
     names the landings whose pages may be rendered, so only their queries are prefetched.
+    `changed` (with `only`) names the records that changed since the last build, ids by entity:
+    the pages of a for_each landing are then planned from those records and the pages `only`
+    selects, not from every record (see `_narrow`).
 
     A page that fails to render fails the build, before anything is written; with `keep_going`
     (the live rebuilds after a change) it is reported in `failed` instead and the other pages
@@ -646,8 +779,6 @@ async def build_site(
     builder.hashed = hashed_assets
     builder.prepare_assets()
     report = BuildReport()
-    pages = await builder.plan(landings, report.failed if keep_going else None)
-    await builder.prefetch(pages)
     previous = _read_manifest(out)
     old_pages: dict[str, Any] = (
         previous.get("pages", {}) if isinstance(previous.get("pages"), dict) else {}
@@ -655,6 +786,14 @@ async def build_site(
     old_failed: dict[str, Any] = (
         previous.get("failed", {}) if isinstance(previous.get("failed"), dict) else {}
     )
+    items: dict[str, set[str]] | None = None
+    carried: dict[str, Any] = {}  # pages of for_each landings left as they are, unplanned
+    carried_failed: dict[str, Any] = {}
+    if only is not None and changed is not None:
+        items, carried, carried_failed = _narrow(
+            spec, out, landings, old_pages, old_failed, only, changed
+        )
+    pages = await builder.plan(landings, report.failed if keep_going else None, items)
     failed: dict[str, Any] = {}  # the manifest's record of pages that failed
     others: dict[str, Any] = {}  # pages of landings this build leaves alone
     if landings is not None:
@@ -665,13 +804,9 @@ async def build_site(
             and entry.get("landing") not in landings
             and entry.get("landing") in spec.landings
         }
-    files: dict[str, bytes] = {}
-    kept: set[str] = set()
-    entries: dict[str, Any] = {}
-    report.pages = len(pages)
-    read = 0  # pages whose data was read
-    source_failure: DataError | None = None
-    for i, page in enumerate(pages, 1):
+    # which pages to render: decided before any query, so only theirs are prefetched
+    plans: list[tuple[Page, dict[str, Any], bool, bool]] = []
+    for page in pages:
         found = old_pages.get(page.path)
         old: dict[str, Any] = found if isinstance(found, dict) else {}
         on_disk = bool(old) and old.get("file") == page.file and (out / page.file).is_file()
@@ -680,6 +815,16 @@ async def build_site(
             untouched = only is not None and not only(failed_before) and not (on_disk and only(old))
         else:
             untouched = only is not None and on_disk and not only(old)
+        plans.append((page, old, on_disk, untouched))
+    await builder.prefetch([page for page, _, _, untouched in plans if not untouched])
+    files: dict[str, bytes] = {}
+    kept: set[str] = set()
+    entries: dict[str, Any] = {}
+    report.pages = len(pages) + len(carried)
+    read = 0  # pages whose data was read
+    source_failure: DataError | None = None
+    for i, (page, old, on_disk, untouched) in enumerate(plans, 1):
+        failed_before = old_failed.get(page.path)
         if untouched:
             if on_disk:
                 kept.add(page.file)
@@ -720,7 +865,7 @@ async def build_site(
                     "reads": page.reads.to_json(),
                 }
         if progress:
-            progress(i, len(pages))
+            progress(i, len(plans))
     if source_failure is not None and not read:
         raise source_failure
     for index, failure in enumerate(report.failed):
@@ -738,9 +883,12 @@ async def build_site(
                 entries[path] = entry
                 kept.add(entry["file"])
                 report.failed[index] = replace(failure, path=path, kept=True)
-    for path, entry in others.items():
-        entries[path] = entry
-        kept.add(entry["file"])
+    for path, entry in [*carried.items(), *others.items()]:
+        if path not in entries:
+            entries[path] = entry
+            kept.add(entry["file"])
+    for path, entry in carried_failed.items():
+        failed.setdefault(path, entry)
     if landings is not None:
         for path, entry in old_failed.items():
             if isinstance(entry, dict) and entry.get("landing") not in landings:
@@ -798,9 +946,14 @@ def _write(
         if rel in old_by_file:
             report.changed_urls.append(builder.url(old_by_file[rel]))
         _prune(target.parent, out.resolve())
+    path = out / MANIFEST
+    if path.is_file() and manifest == previous:
+        return
     text = json.dumps(manifest, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
-    if not (out / MANIFEST).is_file() or (out / MANIFEST).read_text(encoding="utf-8") != text:
-        (out / MANIFEST).write_text(text, encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    _remember_manifest(path, manifest)
 
 
 def _sync_static(static: Path, out: Path, report: BuildReport) -> set[str]:

@@ -10,6 +10,7 @@ from generator.fieldtypes import ALL_OPERATORS
 from generator.model import Spec
 
 Verdict = bool | None
+OPERATORS = frozenset(ALL_OPERATORS)
 
 
 def matches(
@@ -18,36 +19,40 @@ def matches(
     """Whether a record (spec field names; refs as ids or nested records) passes a filter."""
     if not where:
         return True
-    verdicts: list[Verdict] = []
+    known = True  # no condition so far that cannot be told
     fields = spec.entities[entity].fields if entity in spec.entities else {}
     for key, cond in where.items():
+        verdict: Verdict
         if key == "and":
-            verdicts.append(_all([matches(spec, entity, w, record) for w in cond]))
+            verdict = _all([matches(spec, entity, w, record) for w in cond])
         elif key == "or":
-            verdicts.append(_any([matches(spec, entity, w, record) for w in cond]))
+            verdict = _any([matches(spec, entity, w, record) for w in cond])
         elif key == "not":
             inner = matches(spec, entity, cond, record)
-            verdicts.append(None if inner is None else not inner)
+            verdict = None if inner is None else not inner
         elif key not in record and key != "id":
-            verdicts.append(None)
+            verdict = None
         else:
             value = record.get(key)
             field = fields.get(key)
             is_ref = key == "id" or (field is not None and field.type == "ref")
-            if is_ref and isinstance(cond, dict) and not set(cond) <= set(ALL_OPERATORS):
+            if is_ref and isinstance(cond, dict) and not set(cond) <= OPERATORS:
                 if value is None:
-                    verdicts.append(False)
+                    verdict = False
                 elif isinstance(value, dict) and field is not None and field.to:
-                    verdicts.append(matches(spec, field.to, cond, value))
+                    verdict = matches(spec, field.to, cond, value)
                 else:
-                    verdicts.append(None)
-                continue
-            if isinstance(value, dict):
-                value = value.get("id")
-            verdicts.append(
-                _all([_compare(value, op, operand, is_ref) for op, operand in cond.items()])
-            )
-    return _all(verdicts)
+                    verdict = None
+            else:
+                if isinstance(value, dict):
+                    value = value.get("id")
+                verdict = _all(
+                    [_compare(value, op, operand, is_ref) for op, operand in cond.items()]
+                )
+        if verdict is False:
+            return False  # one condition that fails is enough
+        known = known and verdict is True
+    return True if known else None
 
 
 def _all(verdicts: list[Verdict]) -> Verdict:
@@ -96,6 +101,27 @@ def order_key(value: Any) -> tuple[int, Any]:
     """A sort key with SQL's order for one value: numbers as numbers, text as text."""
     number = _number(value)
     return (0, number) if number is not None else (1, str(value))
+
+
+def precedes(
+    spec: Spec, entity: str, record: dict[str, Any], order_by: list[str], last: list[Any]
+) -> Verdict:
+    """Whether a record sorts before `last` (the order values of a list's last record) in
+    `order_by`, or level with it. Numbers only: text sorts by the database's collation, so for
+    text (or a missing value) the answer is None."""
+    fields = spec.entities[entity].fields if entity in spec.entities else {}
+    for key, bound in zip(order_by, last, strict=False):
+        name = key.removeprefix("-")
+        field = fields.get(name)
+        if field is None or field.type not in ("int", "decimal", "money"):
+            return None
+        value = record.get(name)
+        a, b = _number(value), _number(bound)
+        if a is None or b is None or isinstance(value, bool):
+            return None
+        if a != b:
+            return (a < b) != key.startswith("-")
+    return True
 
 
 def _compare(value: Any, op: str, operand: Any, is_ref: bool) -> Verdict:

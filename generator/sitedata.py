@@ -37,14 +37,25 @@ class Reads:
     queries: list[str] = field(default_factory=list)
     filters: list[dict[str, Any]] = field(default_factory=list)
 
-    def note(self, entity: str, ids: list[str], query: str, where: dict[str, Any] | None) -> None:
+    def note(
+        self,
+        entity: str,
+        ids: list[str],
+        query: str,
+        where: dict[str, Any] | None,
+        cut: tuple[list[str], list[Any]] | None = None,
+    ) -> None:
         """A read: the records it returned, its description, and its filter (to tell later
-        whether a changed record could enter or leave it)."""
+        whether a changed record could enter or leave it). `cut` is for a read cut short by its
+        limit: its order and the order values of its last record (a record that sorts after
+        that one cannot enter it)."""
         self.entities.add(entity)
         self.records.setdefault(entity, set()).update(ids)
         if query not in self.queries:
             self.queries.append(query)
-        entry = {"entity": entity, "where": where or {}}
+        entry: dict[str, Any] = {"entity": entity, "where": where or {}}
+        if cut is not None:
+            entry["order_by"], entry["last"] = cut
         if query != "for_each" and entry not in self.filters:
             self.filters.append(entry)
 
@@ -56,7 +67,7 @@ class Reads:
     def to_json(self) -> dict[str, Any]:
         return {
             "entities": sorted(self.entities),
-            "records": {e: sorted(ids, key=_id_key) for e, ids in sorted(self.records.items())},
+            "records": {e: sorted(ids, key=id_order) for e, ids in sorted(self.records.items())},
             "queries": self.queries,
             "filters": self.filters,
         }
@@ -81,7 +92,8 @@ def _typed(kind: str, cond: Any) -> Any:
     }
 
 
-def _id_key(value: str) -> tuple[int, str]:
+def id_order(value: str) -> tuple[int, str]:
+    """A sort key for ids: numbers as numbers."""
     return (int(value), "") if value.isdigit() else (0, value)
 
 
@@ -199,7 +211,11 @@ class SiteData:
         data = await self.run(query, variables)
         rows = [self.record(entity, r) for r in data[names.many]]
         reads.note(
-            entity, [str(r["id"]) for r in rows], describe(entity, where, order_by, limit), where
+            entity,
+            [str(r["id"]) for r in rows],
+            describe(entity, where, order_by, limit),
+            where,
+            cut_short(rows, order_by, limit),
         )
         self.note_refs(entity, rows, reads)
         return rows
@@ -225,6 +241,21 @@ class SiteData:
             entity, [], describe(entity, where, [], None, f"{op}({field_name or ''})"), where
         )
         return result["count"] if op == "count" else result[op][camel(field_name or "")]
+
+
+def cut_short(
+    rows: list[dict[str, Any]], order_by: list[str], limit: int | None
+) -> tuple[list[str], list[Any]] | None:
+    """For rows that a limit cut short, in a given order: that order, and the order values of
+    the last row; None when nothing was cut (or no order is given)."""
+    if not limit or not order_by or len(rows) < limit:
+        return None
+    last = rows[limit - 1]
+    values = []
+    for key in order_by:
+        value = last.get(key.removeprefix("-"))
+        values.append(value.get("id") if isinstance(value, dict) else value)
+    return list(order_by), values
 
 
 def describe(

@@ -17,9 +17,10 @@ import mimetypes
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from jinja2 import TemplateError, TemplateSyntaxError
@@ -30,7 +31,7 @@ from watchfiles import Change, awatch
 from generator.blockcheck import template_diagnostic
 from generator.blocks import BlockLibrary, load_blocks
 from generator.build import MANIFEST, SiteBuilder, build_site
-from generator.errors import EcospecError, relative_name
+from generator.errors import BuildError, EcospecError, Severity, relative_name
 from generator.loader import SPEC_DIR, LoadResult, load_sources, spec_files
 from generator.model import Spec
 from generator.sitedata import DataSource
@@ -40,19 +41,22 @@ from runtime.ecosystem import Ecosystem
 from runtime.migrate import migrate
 from runtime.sitesource import InProcessSource
 
+T = TypeVar("T")
 log = logging.getLogger("ecospec.dev")
 DEV_JS = Path(__file__).parent / "static" / "dev.js"
 SCRIPT_TAG = b'<script src="/__ecospec/dev.js"></script>'
-RETIRE_AFTER = 5.0  # seconds a replaced build or ecosystem lives on for requests in flight
+RETIRE_AFTER = 5.0  # seconds a replaced ecosystem lives on for the requests in flight
+BACK_WITHIN = 1.0  # seconds the rest of a build waits for the pages told to reload first
 
 
 class DevServer:
     def __init__(self, project: Path) -> None:
         self.project = project.resolve()
         self.work = self.project / ".ecospec" / "dev"
-        self.site: Path = self.work / "sites-0"
-        self.serial = 0  # the number of the newest folder under .ecospec/dev
-        self.spare: asyncio.Task[Path] | None = None  # the next build's folder, being copied
+        self.site: Path = self.work / "sites-0"  # the build served
+        self.other: Path = self.work / "sites-1"  # the next build's folder
+        self.ready = False  # whether `other` holds what `site` holds, ready to build into
+        self.arrivals: dict[str, list[asyncio.Event]] = {}  # pages awaited back after a reload
         self.clients: dict[asyncio.Queue[str], str] = {}  # each open page's queue and path
         self.told: set[str] = set()  # pages told to reload already during this reload
         self.errors: list[str] = []
@@ -86,16 +90,19 @@ class DevServer:
         eco = self.ecosystem
         eco.listeners.append(self.answers.written)
         self.api_model = _data_model(eco.spec)
-        await build_site(
-            eco.spec,
-            self.library,
-            self.answers.source(eco),
-            self.project,
-            self.site,
-            hashed_assets=False,
+        await off_loop(
+            build_site(
+                eco.spec,
+                self.library,
+                self.answers.source(eco),
+                self.project,
+                self.site,
+                hashed_assets=False,
+            )
         )
         self.built, self.built_model = eco.spec, self.api_model
-        self.prepare_next()
+        await asyncio.to_thread(copy_site, self.site, self.other, self.project / "static")
+        self.ready = True
         self.later(asyncio.to_thread, self.read_sources, delay=0)  # ready for the first reload
 
     async def watch(self, stop: asyncio.Event) -> None:
@@ -143,18 +150,26 @@ class DevServer:
         None when the change has errors (reported)."""
         eco = self.ecosystem
         blocks = [p for p in paths if p.parts[:1] == ("blocks",)]
-        library = await asyncio.to_thread(load_blocks, self.project) if blocks else self.library
-        if self.built is not None and all(p.suffix == ".css" and _is_asset(p) for p in paths):
-            await self.restyle(self.built, library, eco)
-            return "css", "stylesheet swapped"
+        library = self.library
+        if blocks:
+            found = _refreshed(library, blocks, self.project)
+            if found is None:
+                found = await asyncio.to_thread(load_blocks, self.project)
+            library = found
         if self.built is not None and all(_is_asset(p) for p in paths):
-            # static files: the pages link to them by name and stay as they are
-            await self.build(self.built, library, eco, set())
+            # stylesheets and static files: the pages link to them by name and stay as they are
+            if paths == blocks:
+                await self.restyle(self.built, library, eco)
+            else:
+                await self.build(self.built, library, eco, set())
+            if all(p.suffix == ".css" for p in paths):
+                return "css", "stylesheet swapped"
             return "reload", "static files copied"
         if self.built is not None and not any(_reads_spec(p) for p in paths):
             # block templates or scripts: the spec is as it was
             spec = eco.spec
-            problems = _template_problems(spec, library)
+            problems = [str(d) for d in library.diagnostics if d.severity is Severity.ERROR]
+            problems += _template_problems(spec, library)
             if problems:
                 await self.fail(problems)
                 return None
@@ -226,18 +241,23 @@ class DevServer:
         reload at once; the rest follow."""
         source = self.answers.source(eco)
 
-        def making(only: Callable[[dict[str, Any]], bool]) -> Callable[[Path], Awaitable[None]]:
-            async def make(target: Path) -> None:
-                await build_site(
-                    spec,
-                    library,
-                    source,
-                    self.project,
-                    target,
-                    only=only,
-                    landings=landings,
-                    hashed_assets=False,
+        def making(
+            only: Callable[[dict[str, Any]], bool],
+        ) -> Callable[[Path], Awaitable[set[str]]]:
+            async def make(target: Path) -> set[str]:
+                report = await off_loop(
+                    build_site(
+                        spec,
+                        library,
+                        source,
+                        self.project,
+                        target,
+                        only=only,
+                        landings=landings,
+                        hashed_assets=False,
+                    )
                 )
+                return {*report.written, *report.removed}
 
             return make
 
@@ -253,10 +273,28 @@ class DevServer:
                     making(lambda entry: touched(entry) and entry.get("file") in files)
                 )
             self.told |= shown
+            back = [self.arrival(path) for path in sorted(shown)]
             await self.broadcast({"type": "reload"}, lambda path: path in shown)
+            # the reloading pages' requests come first; then the rest of the build
+            waiting = [asyncio.ensure_future(event.wait()) for event in back]
+            await asyncio.wait(waiting, timeout=BACK_WITHIN)
+            for waiter in waiting:
+                waiter.cancel()
+            for path, event in zip(sorted(shown), back, strict=True):
+                left = [e for e in self.arrivals.get(path, []) if e is not event]
+                if left:
+                    self.arrivals[path] = left
+                else:
+                    self.arrivals.pop(path, None)
         await self.into_copy(making(touched))
         self.library = library
         self.built = spec
+
+    def arrival(self, path: str) -> asyncio.Event:
+        """An event set when a page at `path` next connects (it has loaded)."""
+        event = asyncio.Event()
+        self.arrivals.setdefault(path, []).append(event)
+        return event
 
     async def restyle(self, spec: Spec, library: BlockLibrary, eco: Ecosystem) -> None:
         """Only the stylesheet and scripts made again: a stylesheet's change alters no page."""
@@ -264,51 +302,31 @@ class DevServer:
         builder.hashed = False
         builder.prepare_assets()
 
-        async def make(target: Path) -> None:
-            await asyncio.to_thread(_write_files, target, builder.assets)
+        async def make(target: Path) -> set[str]:
+            return await asyncio.to_thread(_write_files, target, builder.assets)
 
         await self.into_copy(make)
         self.library = library
 
-    async def into_copy(self, make: Callable[[Path], Awaitable[None]]) -> None:
-        """`make` the next build in a copy of the site, then serve the copy; a copy `make`
-        fails in is thrown away."""
-        target = await self.next_site()
+    async def into_copy(self, make: Callable[[Path], Awaitable[set[str]]]) -> None:
+        """`make` the next build in the other folder (a copy of the site served), then serve
+        it, and bring the folder served until then up to date with what `make` changed (the
+        files it names): it is where the build after goes."""
+        target = self.other
+        if not self.ready:
+            await asyncio.to_thread(copy_site, self.site, target, self.project / "static")
+            self.ready = True
         try:
-            await make(target)
+            changed = await make(target)
         except BaseException:
-            self.later(asyncio.to_thread, shutil.rmtree, target, True, delay=0)
-            self.prepare_next()
+            self.ready = False  # it may be half written: copied afresh for the next build
             raise
-        previous, self.site = self.site, target  # pages switch to the new build at once
-        self.later(asyncio.to_thread, shutil.rmtree, previous, True)
-        self.prepare_next()
-
-    # the folders of the builds ------------------------------------------------------------------
-
-    def prepare_next(self) -> None:
-        """Start copying the current site for the next build, while nothing else happens."""
-        self.serial += 1
-        source, target = self.site, self.work / f"sites-{self.serial}"
-
-        async def copying() -> Path:
-            await asyncio.to_thread(copy_site, source, target, self.project / "static")
-            return target
-
-        self.spare = asyncio.ensure_future(copying())
-
-    async def next_site(self) -> Path:
-        """A copy of the current site to build into."""
-        spare, self.spare = self.spare, None
-        if spare is not None:
-            try:
-                return await spare
-            except OSError:
-                log.warning("copying the site for the next build failed; copying again")
-        self.serial += 1
-        target = self.work / f"sites-{self.serial}"
-        await asyncio.to_thread(copy_site, self.site, target, self.project / "static")
-        return target
+        previous, self.site, self.other = self.site, target, self.site  # pages switch at once
+        try:
+            await asyncio.to_thread(follow, target, previous, changed, self.project / "static")
+        except OSError:
+            log.warning("updating %s failed; it is copied afresh before the next build", previous)
+            self.ready = False
 
     def later(
         self, work: Callable[..., Awaitable[Any]], *args: Any, delay: float = RETIRE_AFTER
@@ -389,7 +407,10 @@ class DevServer:
 
     async def events(self, request: Request) -> Response:
         queue: asyncio.Queue[str] = asyncio.Queue()
-        self.clients[queue] = _page_path(request.query_params.get("path", ""))
+        path = _page_path(request.query_params.get("path", ""))
+        self.clients[queue] = path
+        for event in self.arrivals.pop(path, []):
+            event.set()
         if self.errors:
             queue.put_nowait(
                 json.dumps({"type": "error", "errors": self.errors}, ensure_ascii=False)
@@ -468,7 +489,8 @@ class Answers:
         if stamp is None or stamp != self.stamp or len(self.kept) > self.LIMIT:
             self.forget()
         self.stamp = stamp
-        return KeptSource(InProcessSource(ecosystem), self.kept)
+        loop = asyncio.get_running_loop()
+        return KeptSource(LoopSource(InProcessSource(ecosystem), loop), self.kept)
 
 
 class KeptSource:
@@ -486,6 +508,34 @@ class KeptSource:
         return found
 
 
+class LoopSource:
+    """A DataSource for a build running on an event loop of its own (off_loop): each query runs
+    on the server's loop, where the ecosystem's engine lives."""
+
+    def __init__(self, source: DataSource, loop: asyncio.AbstractEventLoop) -> None:
+        self.source = source
+        self.loop = loop
+
+    async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        if asyncio.get_running_loop() is self.loop:
+            return await self.source.execute(query, variables)
+        asked = asyncio.run_coroutine_threadsafe(self.source.execute(query, variables), self.loop)
+        answer = asyncio.wrap_future(asked)
+        while not answer.done():
+            await asyncio.wait({answer}, timeout=0.5)
+            if not answer.done() and not self.loop.is_running():
+                asked.cancel()
+                raise BuildError("the server stopped while the site was being built")
+        return answer.result()
+
+
+async def off_loop(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` in a thread, on an event loop of its own: rendering pages takes seconds of
+    CPU, and the server's loop goes on answering requests and committing the bus's writes
+    meanwhile (a write that waits for the loop holds SQLite's write lock)."""
+    return await asyncio.to_thread(asyncio.run, work)
+
+
 def copy_site(source: Path, target: Path, static: Path) -> None:
     """A copy of a built site that a build may change without changing `source`: the files a
     build replaces whole (pages, assets) are hard links; the manifest and the static files,
@@ -496,14 +546,46 @@ def copy_site(source: Path, target: Path, static: Path) -> None:
         return
 
     def copy(src: str, dst: str) -> str:
-        rel = Path(src).relative_to(source)
-        if rel.as_posix() == MANIFEST or (static / rel).exists():
+        rel = Path(src).relative_to(source).as_posix()
+        if _rewritten_in_place(rel, static):
             shutil.copy2(src, dst)
         else:
             os.link(src, dst)
         return dst
 
     shutil.copytree(source, target, copy_function=copy)
+
+
+def follow(source: Path, target: Path, changed: set[str], static: Path) -> None:
+    """Make `target`, a copy of a site before a build, a copy of `source`, the site that
+    build made, by the files the build wrote or removed (and the manifest), as copy_site
+    would: each file put in place at once."""
+    root = target.resolve()
+    for rel in sorted({*changed, MANIFEST}):
+        made, there = source / rel, target / rel
+        if root not in there.resolve().parents:
+            continue
+        if made.is_file():
+            there.parent.mkdir(parents=True, exist_ok=True)
+            tmp = there.with_name(there.name + ".tmp")
+            tmp.unlink(missing_ok=True)
+            if _rewritten_in_place(rel, static):
+                shutil.copy2(made, tmp)
+            else:
+                os.link(made, tmp)
+            tmp.replace(there)
+        elif there.is_file():
+            there.unlink()
+            folder = there.parent
+            while folder.resolve() != root and not any(folder.iterdir()):
+                folder.rmdir()
+                folder = folder.parent
+
+
+def _rewritten_in_place(rel: str, static: Path) -> bool:
+    """Whether a build writes into a file of the site as it is (the manifest, the static files)
+    rather than putting a new one in its place."""
+    return rel == MANIFEST or (static / rel).is_file()
 
 
 def _manifest_pages(site: Path) -> dict[str, dict[str, Any]]:
@@ -548,6 +630,41 @@ def _reads_spec(path: Path) -> bool:
     return path.parts[:1] != ("static",)
 
 
+BLOCK_FILES = ("template.html.j2", "style.css", "script.js")
+
+
+def _refreshed(library: BlockLibrary, paths: list[Path], project: Path) -> BlockLibrary | None:
+    """The library with the templates, stylesheets and scripts at `paths` (relative) read
+    again; None when a change needs the library loaded afresh (a block.yaml, a block added or
+    removed, a built-in block overridden)."""
+    if any(len(p.parts) != 3 or p.name not in BLOCK_FILES for p in paths):
+        return None
+    blocks = dict(library.blocks)
+    for name in sorted({p.parts[1] for p in paths}):
+        block = blocks.get(name)
+        folder = project / "blocks" / name
+        if block is None or block.folder.resolve() != folder.resolve():
+            return None
+        try:
+            template = (folder / "template.html.j2").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None  # load_blocks reports it
+        blocks[name] = replace(
+            block,
+            template=template,
+            css=_text(folder / "style.css"),
+            script=_text(folder / "script.js"),
+        )
+    return BlockLibrary(blocks, list(library.diagnostics))
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+
+
 def _template_problems(spec: Spec, library: BlockLibrary) -> list[str]:
     """The templates of the blocks the landings use that do not compile, with file and line."""
     used = sorted({next(iter(b)) for landing in spec.landings.values() for b in landing.blocks})
@@ -589,8 +706,10 @@ def _names(value: Any, names: set[str]) -> bool:
     return False
 
 
-def _write_files(out: Path, files: dict[str, bytes]) -> None:
-    """Write the files whose content changed, each as a new file put in place at once."""
+def _write_files(out: Path, files: dict[str, bytes]) -> set[str]:
+    """Write the files whose content changed, each as a new file put in place at once; their
+    names."""
+    written = set()
     for rel, data in files.items():
         target = out / rel
         if target.is_file() and target.read_bytes() == data:
@@ -599,6 +718,8 @@ def _write_files(out: Path, files: dict[str, bytes]) -> None:
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(target)
+        written.add(rel)
+    return written
 
 
 __all__ = ["DevServer", "EcospecError"]

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from generator.blocks import BlockLibrary
 from generator.build import BuildReport, build_site
-from generator.matching import matches
+from generator.matching import matches, precedes
 from runtime.bus import Delivery, Event, backoff
 from runtime.ecosystem import Ecosystem
 from runtime.sitesource import InProcessSource
@@ -64,19 +64,37 @@ class SitesSubscriber:
         changes = [await self.change(d.event) for d in batch]
         spec = self.ecosystem.spec
 
+        by_entity: dict[str, list[Change]] = {}
+        for change in changes:
+            by_entity.setdefault(change.entity, []).append(change)
+        changed_ids = {
+            entity: {str(c.record_id) for c in found} for entity, found in by_entity.items()
+        }
+
         def affected(entry: dict[str, Any]) -> bool:
             reads = entry.get("reads") or {}
-            for change in changes:
-                ids = (reads.get("records") or {}).get(change.entity) or []
-                if str(change.record_id) in ids:
+            records = reads.get("records") or {}
+            for entity, ids in changed_ids.items():
+                shown = records.get(entity)
+                if shown and not ids.isdisjoint(shown):
                     return True
-                for read in reads.get("filters") or []:
-                    if read.get("entity") != change.entity:
-                        continue
-                    for row in (change.old, change.new):
+            for read in reads.get("filters") or []:
+                entity = read.get("entity")
+                if entity not in by_entity:
+                    continue
+                where, last = read.get("where"), read.get("last")
+                for change in by_entity[entity]:
+                    # a list cut short by its limit, which did not show the record: the record
+                    # as it was is not in it, and as it is now enters it only if it sorts
+                    # before the list's last record
+                    for row in (change.new,) if last is not None else (change.old, change.new):
                         if (
                             row is not None
-                            and matches(spec, change.entity, read.get("where"), row) is not False
+                            and matches(spec, entity, where, row) is not False
+                            and (
+                                last is None
+                                or precedes(spec, entity, row, read["order_by"], last) is not False
+                            )
                         ):
                             return True
             return False
@@ -90,6 +108,7 @@ class SitesSubscriber:
                 self.out,
                 only=affected,
                 keep_going=True,
+                changed=changed_ids,
             )
         self.last = report
         for failure in report.failed:

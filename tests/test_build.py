@@ -309,7 +309,7 @@ def test_the_manifest_records_what_each_page_read(demo: Demo, built: Path) -> No
         )["complexes"][0]
         apartments = api.data(
             "query($id: ID!) { apartments(where: {complex: {id: {eq: $id}},"
-            " status: {in: [free, booked]}}) { id code status } }",
+            " status: {in: [free, booked]}}) { id code status building { id } } }",
             {"id": complex_["id"]},
         )["apartments"]
     offered = [a for a in apartments if a["status"] in ("free", "booked")]
@@ -332,6 +332,9 @@ def test_the_manifest_records_what_each_page_read(demo: Demo, built: Path) -> No
     apartment = data["pages"][f"/apartments/{offered[0]['code']}/"]
     assert apartment["item"] == offered[0]["id"]
     assert offered[0]["id"] in apartment["reads"]["records"]["Apartment"]
+    # and the records it shows through the apartment's refs (item.complex.name, …)
+    assert complex_["id"] in apartment["reads"]["records"]["Complex"]
+    assert offered[0]["building"]["id"] in apartment["reads"]["records"]["Building"]
 
     home = data["pages"]["/"]
     assert home["item"] is None
