@@ -273,6 +273,8 @@ class DevServer:
                     making(lambda entry: touched(entry) and entry.get("file") in files)
                 )
             self.told |= shown
+            # the spec is good again: a page reloading now must not be shown the old errors
+            self.errors = []
             back = [self.arrival(path) for path in sorted(shown)]
             await self.broadcast({"type": "reload"}, lambda path: path in shown)
             # the reloading pages' requests come first; then the rest of the build

@@ -34,7 +34,7 @@ from sqlalchemy.engine import URL
 from generator.errors import Location, MigrationError
 from generator.model import Spec
 from generator.tables import build_metadata, column_name, table_name
-from runtime.database import sqlite_file, sync_engine
+from runtime.database import READ_ONLY, sqlite_file, sync_engine
 from runtime.system import SYSTEM
 
 REGISTRY = "ecospec_tables"
@@ -516,6 +516,9 @@ def migrate(
 def _run(engine: Any, spec: Spec, *, apply: bool) -> MigrationPlan:
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
+            if not apply:
+                # comparing only reads: the writers of a running server go on meanwhile
+                conn = conn.execution_options(**{READ_ONLY: True})
             # Table rebuilds must not cascade into other tables: foreign keys off for the run.
             conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         try:

@@ -29,9 +29,10 @@ import pytest
 import yaml
 from conftest import ROOT, ecospec_executable
 
+from generator.build import MANIFEST
 from generator.loader import load_project
 from generator.model import Spec
-from runtime.dev import SCRIPT_TAG, DevServer
+from runtime.dev import SCRIPT_TAG, DevServer, follow
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -595,6 +596,51 @@ def test_a_block_edited_while_the_spec_is_broken_is_applied_after_the_fix(dev: D
     assert 'data-edited="yes"' in served
 
 
+def test_a_block_definition_error_shows_and_the_fix_recovers(
+    dev: Dev, open_page: Callable[[Dev, str], Page]
+) -> None:
+    page = open_page(dev, PROMO_URL)
+    definition = f"{HERO}/block.yaml"
+    good = dev.read(definition)
+    broken = good.replace("values: [split, cover]", "values: split-or-cover", 1)
+    assert broken != good
+    number, _ = line_of(broken, "values: split-or-cover")
+    dev.write(definition, broken)
+    page.locator(OVERLAY).wait_for()
+    assert f"{definition}:{number}:" in overlay_text(page)
+    assert f"{definition}:{number}:" in dev.output()
+    _, title = promo_hero(dev.project)
+    assert title in dev.get(PROMO_URL).text  # the last good site is served meanwhile
+    dev.write(definition, good)
+    page.wait_for_function(f"document.querySelector('{OVERLAY}') === null")
+    assert hero_title(page) == title
+
+
+def test_two_build_folders_take_turns_and_every_edit_adds_up(dev: Dev) -> None:
+    """Each reload builds into the folder not served, then serves it; the folder served until
+    then catches up with what that build changed, so the build after it starts from the newest
+    site: an edit is never lost by the one that follows."""
+    _, title = promo_hero(dev.project)
+    line = title_line(dev.project)
+    dev.replace(PROMO, line, line.replace(title, "Весна первая"))
+    dev.wait_reloads(1)
+    template = f"{HERO}/template.html.j2"
+    dev.replace(template, 'class="hero__title"', 'class="hero__title" data-edited="yes"')
+    dev.wait_reloads(2)
+    served = dev.get(PROMO_URL).text
+    assert "Весна первая" in served and 'data-edited="yes"' in served
+    dev.replace(PROMO, "Весна первая", "Весна вторая")
+    dev.wait_reloads(3)
+    served = dev.get(PROMO_URL).text
+    assert "Весна вторая" in served and 'data-edited="yes"' in served
+    work = dev.project / ".ecospec" / "dev"
+    assert sorted(p.name for p in work.iterdir() if p.is_dir()) == ["sites-0", "sites-1"]
+    # both folders hold the newest promo page once the second caught up
+    for folder in ("sites-0", "sites-1"):
+        page = (work / folder / "promo" / "spring-sale" / "index.html").read_text(encoding="utf-8")
+        assert "Весна вторая" in page and 'data-edited="yes"' in page, folder
+
+
 def test_sites_is_left_as_ecospec_build_made_it(project: Path) -> None:
     done = subprocess.run(
         [str(ecospec_executable()), "build", "--project", str(project)],
@@ -677,6 +723,46 @@ def test_a_webhook_added_while_developing_receives_events(project: Path) -> None
         server.server_close()
         thread.join()
     assert hits == ["/added"]
+
+
+# -- the second folder catching up ------------------------------------------------------------------
+
+
+def test_follow_brings_a_copy_up_to_date_by_the_files_a_build_changed(tmp_path: Path) -> None:
+    built, copy, static = tmp_path / "built", tmp_path / "copy", tmp_path / "static"
+    static.mkdir()
+    (static / "robots.txt").write_text("static\n", encoding="utf-8")
+    for folder in (built, copy):
+        (folder / "a").mkdir(parents=True)
+        (folder / "a" / "index.html").write_text("old a", encoding="utf-8")
+        (folder / "gone").mkdir()
+        (folder / "gone" / "index.html").write_text("old gone", encoding="utf-8")
+        (folder / MANIFEST).write_text("{}", encoding="utf-8")
+        (folder / "robots.txt").write_text("static\n", encoding="utf-8")
+    (built / "a" / "index.html").write_text("new a", encoding="utf-8")
+    (built / "b").mkdir()
+    (built / "b" / "index.html").write_text("new b", encoding="utf-8")
+    shutil.rmtree(built / "gone")
+    (built / MANIFEST).write_text('{"pages": {}}', encoding="utf-8")
+    (built / "robots.txt").write_text("changed\n", encoding="utf-8")
+    changed = {"a/index.html", "b/index.html", "gone/index.html", "robots.txt", "../outside"}
+
+    follow(built, copy, changed, static)
+
+    def files(folder: Path) -> dict[str, str]:
+        return {
+            p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        }
+
+    assert files(copy) == files(built)
+    assert not (copy / "gone").exists()  # an emptied folder goes too
+    assert not (tmp_path / "outside").exists()  # nothing is written outside the copy
+    # pages are shared with the build (hard links); what a build rewrites in place is copied
+    assert (copy / "a" / "index.html").stat().st_ino == (built / "a" / "index.html").stat().st_ino
+    assert (copy / MANIFEST).stat().st_ino != (built / MANIFEST).stat().st_ino
+    assert (copy / "robots.txt").stat().st_ino != (built / "robots.txt").stat().st_ino
 
 
 # -- DevServer.touched -------------------------------------------------------------------------------
