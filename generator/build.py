@@ -115,6 +115,8 @@ class SiteBuilder:
         self.block_templates: dict[str, Any] = {}
         self.assets: dict[str, bytes] = {}
         self.css_url = ""
+        self.landing_digests: dict[tuple[str, tuple[str, ...]], str] = {}
+        self.page_template_stamp = (TEMPLATES / "page.html.j2").stat().st_mtime_ns
         self.script_urls: dict[str, str] = {}
         self.prefetched: dict[str, list[dict[str, Any]]] = {}
         # for a prefetch by a ref (complex: {eq: "{{ item.complex.id }}"}): its records by that
@@ -137,6 +139,7 @@ class SiteBuilder:
         return found
 
     def prepare_assets(self) -> None:
+        self.landing_digests.clear()  # they hash the stylesheet's name
         blocks = self.used_blocks()
         css = (TEMPLATES / "base.css").read_text(encoding="utf-8")
         css += "".join(f"\n/* {b.name} */\n{b.css}" for b in blocks if b.css)
@@ -442,14 +445,10 @@ class SiteBuilder:
             if block.spec.form and self.script_urls["_form"] not in page.scripts:
                 page.scripts.append(self.script_urls["_form"])
         page.inputs = _digest(
-            landing.model_dump(mode="json", by_alias=True),
+            self.landing_digest(page.landing, theme, [b for b, _, _, _ in resolved]),
             page.item,
             [[b.name, params] for b, _, params, _ in resolved],
-            theme,
-            self.css_url,
             page.scripts,
-            sorted({b.name: b.template for b, _, _, _ in resolved}.items()),
-            (TEMPLATES / "page.html.j2").stat().st_mtime_ns,
         )
         if previous_inputs == page.inputs:
             return False
@@ -496,6 +495,21 @@ class SiteBuilder:
         )
         page.html = html.encode()
         return True
+
+    def landing_digest(self, name: str, theme: dict[str, Any], blocks: list[Block]) -> str:
+        """The part of a page's inputs its landing's pages share (the landing, its theme, the
+        stylesheet, the templates), hashed once per landing and build."""
+        key = (name, tuple(b.name for b in blocks))
+        found = self.landing_digests.get(key)
+        if found is None:
+            found = self.landing_digests[key] = _digest(
+                self.spec.landings[name].model_dump(mode="json", by_alias=True),
+                theme,
+                self.css_url,
+                sorted({b.name: b.template for b in blocks}.items()),
+                self.page_template_stamp,
+            )
+        return found
 
     def absolute(self, url: str) -> str:
         return url if url.startswith(("http://", "https://")) else self.url(url)
