@@ -219,10 +219,22 @@ def _apikey(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least one."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _build(args: argparse.Namespace) -> int:
     from generator.blocks import load_blocks
     from generator.build import build_site, progress_bar
     from generator.loader import load_spec
+    from generator.parallel import MIN_PAGES, default_workers
     from runtime.ecosystem import Ecosystem, migrate_additive
     from runtime.sitesource import HttpSource, InProcessSource
 
@@ -233,13 +245,23 @@ def _build(args: argparse.Namespace) -> int:
 
         raise SpecError(library.diagnostics)
     out: Path = args.out or args.project / "sites"
+    workers: int = args.jobs or default_workers()
+    # asked for, helpers render however few pages there are; by default, only where they pay
+    min_parallel = 1 if args.jobs else MIN_PAGES
 
     async def run() -> int:
         if args.from_url:
             source = HttpSource(args.from_url)
             try:
                 report = await build_site(
-                    spec, library, source, args.project, out, progress=progress_bar()
+                    spec,
+                    library,
+                    source,
+                    args.project,
+                    out,
+                    progress=progress_bar(),
+                    workers=workers,
+                    min_parallel=min_parallel,
                 )
             finally:
                 await source.close()
@@ -248,7 +270,14 @@ def _build(args: argparse.Namespace) -> int:
             migrate_additive(eco.spec, eco.url)
             try:
                 report = await build_site(
-                    spec, library, InProcessSource(eco), args.project, out, progress=progress_bar()
+                    spec,
+                    library,
+                    InProcessSource(eco),
+                    args.project,
+                    out,
+                    progress=progress_bar(),
+                    workers=workers,
+                    min_parallel=min_parallel,
                 )
             finally:
                 await eco.close()
@@ -433,6 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="from_url",
         metavar="URL",
         help="read data from a running runtime's GraphQL endpoint",
+    )
+    build.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="processes rendering pages (default: one per core, from 400 pages to render)",
     )
     build.set_defaults(run=_build)
 

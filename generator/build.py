@@ -22,6 +22,7 @@ from generator.blocks import Block, BlockLibrary, ParamSpec
 from generator.errors import BuildError
 from generator.matching import matches
 from generator.model import FieldSpec, Landing, Spec
+from generator.parallel import MIN_PAGES, render_ahead
 from generator.render import render_text, sandbox
 from generator.sitedata import (
     DataError,
@@ -775,13 +776,17 @@ async def build_site(
     hashed_assets: bool = True,
     keep_going: bool = False,
     changed: Mapping[str, Collection[str]] | None = None,
+    workers: int = 1,
+    min_parallel: int = MIN_PAGES,
 ) -> BuildReport:
     """Build the sites into `out`. With `only`, pages already built whose manifest entry it does
     not select are left as they are (new and removed pages are always handled); `landings`
     names the landings whose pages may be rendered, so only their queries are prefetched.
     `changed` (with `only`) names the records that changed since the last build, ids by entity:
     the pages of a for_each landing are then planned from those records and the pages `only`
-    selects, not from every record (see `_narrow`).
+    selects, not from every record (see `_narrow`). With `workers` above one, the pages are
+    rendered in that many forked processes (see generator.parallel) when there are at least
+    `min_parallel` to render.
 
     A page that fails to render fails the build, before anything is written; with `keep_going`
     (the live rebuilds after a change) it is reported in `failed` instead and the other pages
@@ -831,13 +836,22 @@ async def build_site(
             untouched = only is not None and on_disk and not only(old)
         plans.append((page, old, on_disk, untouched))
     await builder.prefetch([page for page, _, _, untouched in plans if not untouched])
+    todo = [i for i, (_, _, _, untouched) in enumerate(plans) if not untouched]
+    rendered_ahead = await render_ahead(
+        builder,
+        [(plans[i][0], plans[i][1].get("inputs") if plans[i][2] else None) for i in todo],
+        workers,
+        progress,
+        min_parallel,
+    )
+    ahead = {todo[k]: found for k, found in rendered_ahead.items()}
     files: dict[str, bytes] = {}
     kept: set[str] = set()
     entries: dict[str, Any] = {}
     report.pages = len(pages) + len(carried)
     read = 0  # pages whose data was read
     source_failure: DataError | None = None
-    for i, (page, old, on_disk, untouched) in enumerate(plans, 1):
+    for i, (page, old, on_disk, untouched) in enumerate(plans):
         failed_before = old_failed.get(page.path)
         if untouched:
             if on_disk:
@@ -848,7 +862,11 @@ async def build_site(
         else:
             previous_inputs = old.get("inputs") if on_disk else None
             try:
-                rendered = await builder.render(page, previous_inputs)
+                done = ahead.get(i)
+                if done is not None:
+                    rendered = done.apply(page)
+                else:
+                    rendered = await builder.render(page, previous_inputs)
             except BuildError as exc:
                 if not keep_going:
                     raise
@@ -878,8 +896,8 @@ async def build_site(
                     "inputs": page.inputs,
                     "reads": page.reads.to_json(),
                 }
-        if progress:
-            progress(i, len(plans))
+        if progress and not ahead:
+            progress(i + 1, len(plans))
     if source_failure is not None and not read:
         raise source_failure
     for index, failure in enumerate(report.failed):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 from generator.model import Entity
 
 
+@functools.cache  # the names of one spec, asked for again for every record
 def camel(name: str) -> str:
     """'utm_source' -> 'utmSource'."""
     head, *rest = name.split("_")

@@ -103,6 +103,8 @@ class SiteData:
         self.source = source
         self.access = Access.of(spec, spec.auth.anonymous_role)
         self.cache: dict[str, Any] = {}
+        # each entity's fields: spec name, API name, the entity a ref leads to
+        self.names: dict[str, list[tuple[str, str, str | None]]] = {}
 
     # the shape of a record ----------------------------------------------------------------------
 
@@ -121,13 +123,18 @@ class SiteData:
     def record(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
         """API names back to spec names; refs become nested records."""
         out: dict[str, Any] = {"id": data.get("id")}
-        for name, f in self.spec.entities[entity].fields.items():
-            key = camel(name)
+        names = self.names.get(entity)
+        if names is None:
+            names = self.names[entity] = [
+                (name, camel(name), f.to if f.type == "ref" else None)
+                for name, f in self.spec.entities[entity].fields.items()
+            ]
+        for name, key, to in names:
             if key not in data:
                 continue
             value = data[key]
-            if f.type == "ref" and isinstance(value, dict) and f.to:
-                value = self.record(f.to, value)
+            if to and isinstance(value, dict):
+                value = self.record(to, value)
             out[name] = value
         return out
 

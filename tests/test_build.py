@@ -135,11 +135,12 @@ def copy_site(built: Path, target: Path) -> Path:
 
 def test_the_same_input_builds_the_same_bytes(demo: Demo, built: Path, tmp_path: Path) -> None:
     """Two builds in other processes (other hash seeds, so no set order leaks into a page)
-    write the same files, byte for byte, manifest included."""
+    write the same files, byte for byte, manifest included, whether one process renders the
+    pages or several."""
     first = tmp_path / "one"
     second = tmp_path / "two"
-    for out, seed in ((first, "1"), (second, "2")):
-        done = demo.run("build", "--out", str(out), env={"PYTHONHASHSEED": seed})
+    for out, seed, jobs in ((first, "1", "1"), (second, "2", "3")):
+        done = demo.run("build", "--out", str(out), "--jobs", jobs, env={"PYTHONHASHSEED": seed})
         assert done.returncode == 0, done.stderr
     assert tree(first) == tree(second) == tree(built)
     pages = len(manifest(built)["pages"])
@@ -153,12 +154,15 @@ def test_the_same_input_builds_the_same_bytes(demo: Demo, built: Path, tmp_path:
     )
 
 
-def test_a_second_build_rewrites_nothing(demo: Demo, built: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_second_build_rewrites_nothing(
+    demo: Demo, built: Path, tmp_path: Path, jobs: str
+) -> None:
     site = copy_site(built, tmp_path / "sites")
     before, times = tree(site), stamps(site)
     pages = len(manifest(site)["pages"])
     changed = tmp_path / "changed.txt"
-    assert demo.build(site, "--changed-list", str(changed)) == (pages, 0, pages, 0)
+    assert demo.build(site, "--changed-list", str(changed), "--jobs", jobs) == (pages, 0, pages, 0)
     assert changed.read_text(encoding="utf-8") == ""
     assert tree(site) == before
     assert stamps(site) == times  # not even rewritten with the same bytes
@@ -205,9 +209,12 @@ def test_the_changed_list_names_exactly_the_pages_that_changed(
     assert len(urls) < len(manifest(built)["pages"]) / 2
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_page_that_fails_to_render_fails_the_build_and_writes_nothing(
-    demo: Demo, built: Path, tmp_path: Path
+    demo: Demo, built: Path, tmp_path: Path, jobs: str
 ) -> None:
+    """With several processes rendering, the failing page is rendered again by the build
+    itself, which reports it as it would alone."""
     project = tmp_path / "project"
     shutil.copytree(demo.project / "spec", project / "spec")
     # last in landing order, so every other page is rendered (and changed, below) before it fails
@@ -231,7 +238,7 @@ def test_a_page_that_fails_to_render_fails_the_build_and_writes_nothing(
     site = copy_site(built, tmp_path / "sites")
     before, times = tree(site), stamps(site)
     listed = tmp_path / "changed.txt"
-    done = broken.run("build", "--out", str(site), "--changed-list", str(listed))
+    done = broken.run("build", "--out", str(site), "--changed-list", str(listed), "--jobs", jobs)
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == (
