@@ -95,8 +95,23 @@ def quarter(value: Any) -> str:
     return f"{('I', 'II', 'III', 'IV')[(day.month - 1) // 3]}{NBSP}квартал {day.year}"
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
 class SpecEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox every template runs in: autoescaped, strict about unknown names."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # `item.price` on a record: a plain dict has no such attribute, so the sandbox would
+        # look it up as a key after the attribute lookup failed; looked up as a key at once
+        # (the same answer, without the exception). A dict's own attributes (`items`, `get`)
+        # go through the sandbox's checks as before.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
 
 
 @functools.cache
