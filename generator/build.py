@@ -10,6 +10,7 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -949,16 +950,21 @@ def _write(
     """Write what changed, remove what is gone; everything was rendered before the first write."""
     out.mkdir(parents=True, exist_ok=True)
     page_files = {entry["file"]: path for path, entry in manifest["pages"].items()}
-    for rel, data in sorted(files.items()):
-        target = out / rel
-        if target.is_file() and target.read_bytes() == data:
+    ordered = sorted(files.items())
+    if len(ordered) > WRITE_THREADS * 8:
+        # the time goes to the file system (a folder and a file a page), which works on several
+        # at once; the Python side is little
+        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+            written = list(
+                pool.map(_put, [out / rel for rel, _ in ordered], [d for _, d in ordered])
+            )
+    else:
+        written = [_put(out / rel, data) for rel, data in ordered]
+    for (rel, _), was_written in zip(ordered, written, strict=True):
+        if not was_written:
             if rel in page_files:
                 report.unchanged += 1
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
         report.written.append(rel)
         if rel in page_files:
             report.changed_urls.append(builder.url(page_files[rel]))
@@ -986,6 +992,26 @@ def _write(
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     _remember_manifest(path, manifest)
+
+
+WRITE_THREADS = 8
+
+
+def _put(target: Path, data: bytes) -> bool:
+    """Write a file unless it holds `data` already, as a new file put in place at once; whether
+    it was written."""
+    name = os.fspath(target)
+    try:
+        with open(name, "rb") as current:
+            if current.read() == data:
+                return False
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(name), exist_ok=True)
+    tmp = name + ".tmp"
+    with open(tmp, "wb") as fresh:
+        fresh.write(data)
+    os.replace(tmp, name)
+    return True
 
 
 def _sync_static(static: Path, out: Path, report: BuildReport) -> set[str]:
