@@ -95,6 +95,24 @@ class BuildReport:
     failed: list[PageFailure] = field(default_factory=list)
 
 
+def _fixed(spec: ParamSpec, value: Any) -> bool:
+    """Whether a parameter resolves to the same value on every page: no query or aggregate in
+    its type, no template in its value or in any default its type may fill in."""
+    if spec.type in ("query", "aggregate") or _templated(value) or _templated(spec.default):
+        return False
+    return all(_fixed(sub, None) for sub in [*(spec.params or {}).values(), spec.of] if sub)
+
+
+def _templated(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(_templated(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_templated(v) for v in value)
+    return False
+
+
 def _digest(*parts: Any) -> str:
     h = hashlib.sha256()
     for part in parts:
@@ -118,6 +136,9 @@ class SiteBuilder:
         self.assets: dict[str, bytes] = {}
         self.css_url = ""
         self.landing_digests: dict[tuple[str, tuple[str, ...]], str] = {}
+        # block parameters without templates or data, by (landing, block index, parameter)
+        self.fixed_params: dict[tuple[str, int, str], Any] = {}
+        self.fixed_slots: dict[tuple[str, int, str], bool] = {}
         self.page_template_stamp = (TEMPLATES / "page.html.j2").stat().st_mtime_ns
         self.script_urls: dict[str, str] = {}
         self.prefetched: dict[str, list[dict[str, Any]]] = {}
@@ -438,9 +459,21 @@ class SiteBuilder:
             params: dict[str, Any] = {}
             given = raw or {}
             for key, spec in block.spec.params.items():
+                slot = (page.landing, index, key)
+                if slot in self.fixed_params:
+                    params[key] = self.fixed_params[slot]
+                    continue
+                value = given.get(key)
                 params[key] = await self.resolve(
-                    spec, given.get(key), ctx, page.reads, f"{where}.blocks[{index}].{name}.{key}"
+                    spec, value, ctx, page.reads, f"{where}.blocks[{index}].{name}.{key}"
                 )
+                fixed = self.fixed_slots.get(slot)
+                if fixed is None:
+                    fixed = self.fixed_slots[slot] = _fixed(spec, value)
+                if fixed:
+                    # the same on every page of the landing: resolved once (templates cannot
+                    # change what they are given: the sandbox is immutable)
+                    self.fixed_params[slot] = params[key]
             resolved.append((block, index, params, raw or {}))
             if block.script and self.script_urls[name] not in page.scripts:
                 page.scripts.append(self.script_urls[name])
