@@ -13,7 +13,7 @@ from generator.blocks import Block, ParamSpec
 from generator.errors import Diagnostic, KeyPath, Location, did_you_mean
 from generator.fieldtypes import FIELD_TYPES, describe_value
 from generator.model import EntityQuery
-from generator.render import sandbox
+from generator.render import is_template, sandbox
 
 if TYPE_CHECKING:
     from generator.checks import _Checker
@@ -93,7 +93,7 @@ def _param(
     if value is None:
         return
     kind = spec.type
-    templated = isinstance(value, str) and ("{{" in value or "{%" in value)
+    templated = isinstance(value, str) and is_template(value)
     if isinstance(value, str):
         _template(checker, value, path)
     if kind in ("text", "url"):

@@ -24,7 +24,7 @@ from generator.errors import BuildError
 from generator.matching import matches
 from generator.model import FieldSpec, Landing, Spec
 from generator.parallel import MIN_PAGES, render_ahead
-from generator.render import render_text, sandbox
+from generator.render import is_template, render_text, sandbox
 from generator.sitedata import (
     DataError,
     DataSource,
@@ -105,7 +105,7 @@ def _fixed(spec: ParamSpec, value: Any) -> bool:
 
 def _templated(value: Any) -> bool:
     if isinstance(value, str):
-        return "{{" in value or "{%" in value
+        return is_template(value)
     if isinstance(value, dict):
         return any(_templated(v) for v in value.values())
     if isinstance(value, list):
@@ -989,10 +989,10 @@ def _write(
         # at once; the Python side is little
         with ThreadPoolExecutor(WRITE_THREADS) as pool:
             written = list(
-                pool.map(_put, [out / rel for rel, _ in ordered], [d for _, d in ordered])
+                pool.map(put_file, [out / rel for rel, _ in ordered], [d for _, d in ordered])
             )
     else:
-        written = [_put(out / rel, data) for rel, data in ordered]
+        written = [put_file(out / rel, data) for rel, data in ordered]
     for (rel, _), was_written in zip(ordered, written, strict=True):
         if not was_written:
             if rel in page_files:
@@ -1030,7 +1030,7 @@ def _write(
 WRITE_THREADS = 8
 
 
-def _put(target: Path, data: bytes) -> bool:
+def put_file(target: Path, data: bytes) -> bool:
     """Write a file unless it holds `data` already, as a new file put in place at once; whether
     it was written."""
     name = os.fspath(target)

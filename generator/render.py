@@ -130,13 +130,18 @@ def _compiled(text: str) -> Any:
     return sandbox().from_string(text)
 
 
+def is_template(text: str) -> bool:
+    """Whether a string has template syntax in it: a marketer string without any is plain text."""
+    return "{{" in text or "{%" in text
+
+
 def render_text(text: str, context: dict[str, Any]) -> str:
     """A marketer string rendered as plain text (its HTML is escaped where it is used)."""
-    if "{{" not in text and "{%" not in text:
+    if not is_template(text):
         return text
     result = _compiled(text).render(context)
     # The string is inserted into templates later, which escape it; unescape what the sandbox did.
     return str(Markup(result).unescape())
 
 
-__all__ = ["TemplateError", "render_text", "sandbox"]
+__all__ = ["TemplateError", "is_template", "render_text", "sandbox"]

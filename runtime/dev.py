@@ -30,7 +30,7 @@ from watchfiles import Change, awatch
 
 from generator.blockcheck import template_diagnostic
 from generator.blocks import BlockLibrary, load_blocks
-from generator.build import MANIFEST, SiteBuilder, build_site
+from generator.build import MANIFEST, SiteBuilder, build_site, put_file
 from generator.errors import BuildError, EcospecError, Severity, relative_name
 from generator.loader import SPEC_DIR, LoadResult, load_sources, spec_files
 from generator.model import Spec
@@ -711,17 +711,7 @@ def _names(value: Any, names: set[str]) -> bool:
 def _write_files(out: Path, files: dict[str, bytes]) -> set[str]:
     """Write the files whose content changed, each as a new file put in place at once; their
     names."""
-    written = set()
-    for rel, data in files.items():
-        target = out / rel
-        if target.is_file() and target.read_bytes() == data:
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-        written.add(rel)
-    return written
+    return {rel for rel, data in files.items() if put_file(out / rel, data)}
 
 
 __all__ = ["DevServer", "EcospecError"]

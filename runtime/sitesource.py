@@ -25,12 +25,7 @@ class InProcessSource:
         # the answer an HTTP client gets: for lists, the JSON the database built, read once
         # (graphql-core completing every field of every record costs more than the query)
         body = json.loads(await self.service.respond(query, variables, None, self.session))
-        if body.get("errors"):
-            raise BuildError(
-                "data query failed: " + "; ".join(e.get("message", "?") for e in body["errors"])
-            )
-        data = body.get("data")
-        return data if isinstance(data, dict) else {}
+        return _data(body, "data query failed")
 
 
 class HttpSource:
@@ -54,14 +49,19 @@ class HttpSource:
             raise BuildError(
                 f"{self.endpoint}: answered {response.status_code} without JSON"
             ) from None
-        if body.get("errors"):
-            raise BuildError(
-                f"{self.endpoint}: " + "; ".join(e.get("message", "?") for e in body["errors"])
-            )
-        data = body.get("data")
-        if not isinstance(data, dict):
-            raise BuildError(f"{self.endpoint}: no data in the answer")
-        return data
+        return _data(body, self.endpoint)
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def _data(body: Any, where: str) -> dict[str, Any]:
+    """The data of a GraphQL answer; its errors, or its lack of data, as a BuildError."""
+    if not isinstance(body, dict):
+        raise BuildError(f"{where}: the answer is not a JSON object")
+    if body.get("errors"):
+        raise BuildError(f"{where}: " + "; ".join(e.get("message", "?") for e in body["errors"]))
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise BuildError(f"{where}: no data in the answer")
+    return data

@@ -144,6 +144,27 @@ def test_a_plan_applies_nothing(project: Project) -> None:
     ]
 
 
+def test_a_plan_on_sqlite_goes_on_while_another_process_writes(
+    project: Project, tmp_path: Path
+) -> None:
+    """A plan only reads: it does not wait for (or fail on) SQLite's write lock, which a
+    running server's writers take (the busy timeout would otherwise end in 'database is
+    locked')."""
+    if not project.url.startswith("sqlite"):
+        pytest.skip("the write lock is SQLite's")
+    path = sqlite_path(project.url)
+    project.migrate(V1)
+    bigger = V1 + "      size: {type: int}\n"
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # holds the write lock
+        plan = project.migrate(bigger, plan_only=True)
+        assert [c.description for c in spec_changes(plan)] == ["add column product.size"]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
 def test_adding_a_field_keeps_the_data(project: Project) -> None:
     project.migrate(V1)
     project.insert(V1, "product", {"name": "tea", "color": "green", "status": "draft"})
