@@ -132,18 +132,27 @@ def _load_block(folder: Path, root: Path, diagnostics: list[Diagnostic]) -> Bloc
             path = tuple(error["loc"])
             diagnostics.append(Diagnostic(source.value_location(path), path, error["msg"]))
         return None
-    template_path = folder / "template.html.j2"
-    if not template_path.is_file():
+    files = block_files(folder)
+    if files is None:
         diagnostics.append(
             Diagnostic(
-                Location(relative_name(template_path, root), 1, 1),
+                Location(relative_name(folder / "template.html.j2", root), 1, 1),
                 (),
                 "the block has no template.html.j2",
             )
         )
         return None
-    css_path = folder / "style.css"
+    return Block(name, spec, folder, *files)
+
+
+def block_files(folder: Path) -> tuple[str, str, str] | None:
+    """A block folder's template, stylesheet and script (the last two may be missing: empty);
+    None without a template."""
+    try:
+        template = (folder / "template.html.j2").read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    css_path, script_path = folder / "style.css", folder / "script.js"
     css = css_path.read_text(encoding="utf-8") if css_path.is_file() else ""
-    script_path = folder / "script.js"
     script = script_path.read_text(encoding="utf-8") if script_path.is_file() else ""
-    return Block(name, spec, folder, template_path.read_text(encoding="utf-8"), css, script)
+    return template, css, script

@@ -49,7 +49,10 @@ def _on_connect_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    # SQLite hands its write lock to no one in particular: a writer among several waiting
+    # behind a long transaction (a migration in `ecospec dev`) may wait longer than that one
+    # takes. Waiting its turn beats failing with "database is locked".
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 

@@ -29,7 +29,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response, StreamingR
 from watchfiles import Change, awatch
 
 from generator.blockcheck import template_diagnostic
-from generator.blocks import BlockLibrary, load_blocks
+from generator.blocks import BlockLibrary, block_files, load_blocks
 from generator.build import MANIFEST, SiteBuilder, build_site, put_file
 from generator.errors import BuildError, EcospecError, Severity, relative_name
 from generator.loader import SPEC_DIR, LoadResult, load_sources, spec_files
@@ -647,24 +647,12 @@ def _refreshed(library: BlockLibrary, paths: list[Path], project: Path) -> Block
         folder = project / "blocks" / name
         if block is None or block.folder.resolve() != folder.resolve():
             return None
-        try:
-            template = (folder / "template.html.j2").read_text(encoding="utf-8")
-        except FileNotFoundError:
+        files = block_files(folder)
+        if files is None:
             return None  # load_blocks reports it
-        blocks[name] = replace(
-            block,
-            template=template,
-            css=_text(folder / "style.css"),
-            script=_text(folder / "script.js"),
-        )
+        template, css, script = files
+        blocks[name] = replace(block, template=template, css=css, script=script)
     return BlockLibrary(blocks, list(library.diagnostics))
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return ""
 
 
 def _template_problems(spec: Spec, library: BlockLibrary) -> list[str]:

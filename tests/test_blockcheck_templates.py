@@ -9,6 +9,7 @@ from pathlib import Path
 
 from conftest import ROOT, ecospec_executable
 
+from generator.blocks import load_blocks
 from generator.loader import load_project
 
 TEMPLATE = "blocks/hero/template.html.j2"
@@ -51,3 +52,14 @@ def test_the_check_command_reports_it(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert f"{TEMPLATE}:{line}:1: template: " in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_block_without_a_template_is_named(tmp_path: Path) -> None:
+    project, _ = project_with(tmp_path, "<h1", "<h1")
+    (project / TEMPLATE).unlink()
+    library = load_blocks(project)
+    assert [str(d) for d in library.diagnostics] == [
+        f"{TEMPLATE}:1:1: the block has no template.html.j2"
+    ]
+    # the project's hero is left out: the built-in one stands
+    assert library.blocks["hero"].folder.resolve() == (ROOT / "blocks" / "hero").resolve()
