@@ -4,8 +4,9 @@ Saving a spec file, a block or a stylesheet reloads what it touches; a spec that
 last good ecosystem running and shows its errors (file:line:col) in the terminal and in an
 overlay in every open page. A good one applies additive migrations, swaps in a new ecosystem
 (schema, bus and all) at once, rebuilds only the pages the change touches into a copy of the
-site, switches to the copy, and tells open pages to reload (or to swap the stylesheet) over
-server-sent events. Everything saved since the last good reload is part of the next one, so a
+site, switches to the copy, and tells open pages over server-sent events: to patch themselves
+with their new HTML (see static/dev.js), to reload when the files the pages load changed, or to
+swap the stylesheet. Everything saved since the last good reload is part of the next one, so a
 block saved while the spec is broken is not forgotten once the spec is fixed."""
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class DevServer:
         self.arrivals: dict[str, list[asyncio.Event]] = {}  # pages awaited back after a reload
         self.clients: dict[asyncio.Queue[str], str] = {}  # each open page's queue and path
         self.told: set[str] = set()  # pages told to reload already during this reload
+        self.changed: set[str] = set()  # the files this reload's builds changed, so far
         self.errors: list[str] = []
         self.holder: dict[str, Any] = {}
         self.library: BlockLibrary = load_blocks(self.project)
@@ -124,7 +126,7 @@ class DevServer:
         started = time.perf_counter()
         async with self.lock:
             self.pending.update(self.relative(Path(p)) for _, p in changes)
-            self.told = set()
+            self.told, self.changed = set(), set()
             try:
                 done = await self.rebuild(sorted(self.pending))
             except EcospecError as exc:
@@ -140,9 +142,10 @@ class DevServer:
             self.errors = []
             self.last_reload_ms = (time.perf_counter() - started) * 1000
             told, self.told = self.told, set()
-            await self.broadcast(
-                {"type": kind, "ms": round(self.last_reload_ms)}, lambda path: path not in told
-            )
+            message: dict[str, Any] = {"type": kind, "ms": round(self.last_reload_ms)}
+            if kind == "reload":
+                message["patch"] = patchable(self.changed)
+            await self.broadcast(message, lambda path: path not in told)
             print(f"reloaded in {self.last_reload_ms:.0f} ms ({summary})", flush=True)
 
     async def rebuild(self, paths: list[Path]) -> tuple[str, str] | None:
@@ -276,7 +279,9 @@ class DevServer:
             # the spec is good again: a page reloading now must not be shown the old errors
             self.errors = []
             back = [self.arrival(path) for path in sorted(shown)]
-            await self.broadcast({"type": "reload"}, lambda path: path in shown)
+            await self.broadcast(
+                {"type": "reload", "patch": patchable(self.changed)}, lambda path: path in shown
+            )
             # the reloading pages' requests come first; then the rest of the build
             waiting = [asyncio.ensure_future(event.wait()) for event in back]
             await asyncio.wait(waiting, timeout=BACK_WITHIN)
@@ -293,7 +298,8 @@ class DevServer:
         self.built = spec
 
     def arrival(self, path: str) -> asyncio.Event:
-        """An event set when a page at `path` next connects (it has loaded)."""
+        """An event set when a page at `path` next connects (it has reloaded) or fetches its
+        new HTML to patch itself with."""
         event = asyncio.Event()
         self.arrivals.setdefault(path, []).append(event)
         return event
@@ -324,6 +330,7 @@ class DevServer:
             self.ready = False  # it may be half written: copied afresh for the next build
             raise
         previous, self.site, self.other = self.site, target, self.site  # pages switch at once
+        self.changed |= changed
         try:
             await asyncio.to_thread(follow, target, previous, changed, self.project / "static")
         except OSError:
@@ -455,6 +462,9 @@ class DevServer:
             if not target.is_file():
                 return Response("not found", status_code=404)
         if target.suffix == ".html":
+            if request.headers.get("x-ecospec-patch"):  # an open page, patching itself
+                for event in self.arrivals.pop(_page_path(request.url.path), []):
+                    event.set()
             body = target.read_bytes()
             cut = body.rfind(b"</body>")
             body = body[:cut] + SCRIPT_TAG + body[cut:] if cut >= 0 else body + SCRIPT_TAG
@@ -582,6 +592,12 @@ def follow(source: Path, target: Path, changed: set[str], static: Path) -> None:
             while folder.resolve() != root and not any(folder.iterdir()):
                 folder.rmdir()
                 folder = folder.parent
+
+
+def patchable(changed: set[str]) -> bool:
+    """Whether open pages may patch themselves after a build that changed these files (site
+    paths): only when it changed pages, not the scripts, stylesheets or other files they load."""
+    return all(rel.endswith(".html") or rel in ("sitemap.xml", "robots.txt") for rel in changed)
 
 
 def _rewritten_in_place(rel: str, static: Path) -> bool:

@@ -335,8 +335,8 @@ def test_landing_edit_shows_in_the_open_page(
     page.wait_for_function(
         "document.querySelector('h1.hero__title')?.textContent === 'Весна в дев-режиме'"
     )
-    # the page was reloaded (a fresh document), not patched
-    assert page.evaluate("window.__beforeEdit === undefined")
+    # patched in place: the same document, no navigation
+    assert page.evaluate("window.__beforeEdit") is True
     assert re.search(r"^reloaded in \d+ ms \(1 landings rebuilt\)$", dev.output(), re.M)
 
 
