@@ -21,10 +21,12 @@ from markupsafe import Markup
 
 from generator.blocks import Block, BlockLibrary, ParamSpec
 from generator.errors import BuildError
+from generator.manifest import MANIFEST as MANIFEST
+from generator.manifest import PageIndex, frozen, page_index, read_manifest, write_manifest
 from generator.matching import matches
 from generator.model import FieldSpec, Landing, Spec
 from generator.parallel import MIN_PAGES, render_ahead
-from generator.render import is_template, render_text, sandbox
+from generator.render import compiled, is_template, render_text, sandbox
 from generator.sitedata import (
     DataError,
     DataSource,
@@ -35,7 +37,6 @@ from generator.sitedata import (
     id_order,
 )
 
-MANIFEST = ".ecospec-manifest.json"
 TEMPLATES = Path(__file__).parent / "templates"
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 Progress = Callable[[int, int], None]
@@ -129,9 +130,7 @@ class SiteBuilder:
         self.data = SiteData(spec, source)
         self.project = project
         self.env = sandbox()
-        self.page_template = _compiled_template(
-            (TEMPLATES / "page.html.j2").read_text(encoding="utf-8")
-        )
+        self.page_template = compiled((TEMPLATES / "page.html.j2").read_text(encoding="utf-8"))
         self.block_templates: dict[str, Any] = {}
         self.assets: dict[str, bytes] = {}
         self.css_url = ""
@@ -181,7 +180,7 @@ class SiteBuilder:
             self.assets[path] = payload
             self.script_urls[block_name] = "/" + path
         for block in blocks:
-            self.block_templates[block.name] = _compiled_template(block.template)
+            self.block_templates[block.name] = compiled(block.template)
 
     # pages --------------------------------------------------------------------------------------
 
@@ -581,23 +580,23 @@ class SiteBuilder:
 
     # writing ------------------------------------------------------------------------------------
 
-    def extras(self, pages: list[tuple[str, str]]) -> dict[str, bytes]:
-        """sitemap.xml, robots.txt and 404.html, for pages given as (path, landing)."""
-        urls = [
-            self.url(path)
-            for path, landing in sorted(pages)
-            if landing in self.spec.landings and not self.spec.landings[landing].seo.noindex
-        ]
+    def extras(self, pages: Mapping[str, dict[str, Any]]) -> dict[str, bytes]:
+        """sitemap.xml, robots.txt and 404.html, for pages given by path with their manifest
+        entries."""
+        listed = {name for name, landing in self.spec.landings.items() if not landing.seo.noindex}
+        base = _xml(self.spec.site.base_url.rstrip("/"))
         sitemap = [
             '<?xml version="1.0" encoding="UTF-8"?>',
             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
         ]
-        sitemap += [f"  <url><loc>{_xml(u)}</loc></url>" for u in urls]
+        sitemap += [
+            f"  <url><loc>{base}{_xml(path)}</loc></url>"
+            for path in sorted(pages)
+            if pages[path]["landing"] in listed
+        ]
         sitemap.append("</urlset>")
         robots = f"User-agent: *\nAllow: /\nSitemap: {self.url('/sitemap.xml')}\n"
-        not_found = self.env.from_string(
-            (TEMPLATES / "404.html.j2").read_text(encoding="utf-8")
-        ).render(
+        not_found = compiled((TEMPLATES / "404.html.j2").read_text(encoding="utf-8")).render(
             site={"title": self.spec.title or self.spec.ecosystem, "locale": self.spec.locale},
             css=self.css_url,
             theme=_css_vars(self.spec.site.theme),
@@ -715,29 +714,22 @@ def _linked(spec: Spec, entity: str) -> set[str]:
 
 def _narrow(
     spec: Spec,
-    out: Path,
+    index: PageIndex,
     landings: set[str] | None,
-    old_pages: dict[str, Any],
-    old_failed: dict[str, Any],
-    only: Affected,
+    paths: Collection[str],
     changed: Mapping[str, Collection[str]],
 ) -> tuple[dict[str, set[str]], dict[str, Any], dict[str, Any]]:
     """For a rebuild after changes to the records in `changed` (ids by entity): the records to
     plan each for_each landing's pages from, and the pages and failures left as they are.
 
     A landing's pages are planned afresh from the changed records of its entity and the records
-    of the pages `only` selects; the other pages stand. A landing is planned whole when a
-    change could move records in or out of it otherwise: a change to an entity its records
-    lead to (a filter or a permission may look there), or a limit."""
+    of the pages in `paths`; the other pages stand (their files are taken to be there, as the
+    manifest says: `ecospec build` puts back a file removed by hand). A landing is planned
+    whole when a change could move records in or out of it otherwise: a change to an entity its
+    records lead to (a filter or a permission may look there), or a limit."""
     items: dict[str, set[str]] = {}
     carried: dict[str, Any] = {}
     carried_failed: dict[str, Any] = {}
-    by_landing: dict[Any, list[tuple[str, dict[str, Any], bool]]] = {}
-    for failure, entries in ((False, old_pages), (True, old_failed)):
-        for path, entry in entries.items():
-            if isinstance(entry, dict):
-                by_landing.setdefault(entry.get("landing"), []).append((path, entry, failure))
-    folder = str(out)
     for name, landing in spec.landings.items():
         q = landing.for_each
         if q is None or q.limit is not None or (landings is not None and name not in landings):
@@ -745,56 +737,46 @@ def _narrow(
         linked = _linked(spec, q.entity)
         if any(entity in linked for entity in changed if entity != q.entity):
             continue
+        built, failed = index.pages_of(name), index.pages_of(name, "failed")
         wanted = {str(i) for i in changed.get(q.entity, ())}
-        mine = by_landing.get(name, [])
-        for _, entry, failure in mine:
-            if only(entry) or not (
-                failure or os.path.isfile(os.path.join(folder, str(entry.get("file"))))
-            ):
-                wanted.add(str(entry.get("item")))
-        for path, entry, failure in mine:
-            if str(entry.get("item")) not in wanted:
-                (carried_failed if failure else carried)[path] = entry
+        for path in paths:
+            for entries in (built, failed):
+                if path in entries:
+                    wanted.add(str(entries[path].get("item")))
+        for part, entries, kept in (("pages", built, carried), ("failed", failed, carried_failed)):
+            if len(entries) < 8 * len(wanted):
+                kept.update((p, e) for p, e in entries.items() if str(e.get("item")) not in wanted)
+            else:  # the usual case: a few pages out of many, found by their records
+                rest = dict(entries)
+                for item in wanted:
+                    for holder, path in index.items.get((name, item), ()):
+                        if holder == part:
+                            del rest[path]
+                kept.update(rest)
         items[name] = wanted
     return items, carried, carried_failed
 
 
-# The manifests this process read or wrote last, by file, with the file's modification time and
-# size: a live site reads its manifest again after every change, and it is large (a few KB a
-# page). Never changed in place: a build makes a new one.
-_MANIFESTS: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
-_MANIFESTS_KEPT = 2
-
-
-def _remember_manifest(path: Path, data: dict[str, Any]) -> None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return
-    key = str(path.resolve())
-    _MANIFESTS.pop(key, None)
-    _MANIFESTS[key] = ((stat.st_mtime_ns, stat.st_size), data)
-    while len(_MANIFESTS) > _MANIFESTS_KEPT:
-        del _MANIFESTS[next(iter(_MANIFESTS))]
-
-
-def _read_manifest(out: Path) -> dict[str, Any]:
-    path = out / MANIFEST
-    try:
-        stat = path.stat()
-        cached = _MANIFESTS.get(str(path.resolve()))
-        if cached is not None and cached[0] == (stat.st_mtime_ns, stat.st_size):
-            return cached[1]
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    _remember_manifest(path, data)
-    return data
-
-
 Affected = Callable[[dict[str, Any]], bool]
+Selected = Callable[[str, dict[str, Any]], bool]  # a page, by its path and manifest entry
+
+
+def _selector(only: Affected | None, paths: Collection[str] | None) -> Selected | None:
+    if paths is not None:
+        wanted = set(paths)
+
+        def by_path(path: str, entry: dict[str, Any]) -> bool:
+            return path in wanted
+
+        return by_path
+    if only is not None:
+        chosen = only
+
+        def by_entry(path: str, entry: dict[str, Any]) -> bool:
+            return chosen(entry)
+
+        return by_entry
+    return None
 
 
 async def build_site(
@@ -806,6 +788,7 @@ async def build_site(
     *,
     progress: Progress | None = None,
     only: Affected | None = None,
+    paths: Collection[str] | None = None,
     landings: set[str] | None = None,
     hashed_assets: bool = True,
     keep_going: bool = False,
@@ -814,11 +797,12 @@ async def build_site(
     min_parallel: int = MIN_PAGES,
 ) -> BuildReport:
     """Build the sites into `out`. With `only`, pages already built whose manifest entry it does
-    not select are left as they are (new and removed pages are always handled); `landings`
+    not select are left as they are (new and removed pages are always handled); `paths` does the
+    same by the pages' paths (a live rebuild finds them in the manifest's index); `landings`
     names the landings whose pages may be rendered, so only their queries are prefetched.
-    `changed` (with `only`) names the records that changed since the last build, ids by entity:
-    the pages of a for_each landing are then planned from those records and the pages `only`
-    selects, not from every record (see `_narrow`). With `workers` above one, the pages are
+    `changed` (with `paths`) names the records that changed since the last build, ids by
+    entity: the pages of a for_each landing are then planned from those records and the pages in
+    `paths`, not from every record (see `_narrow`). With `workers` above one, the pages are
     rendered in that many forked processes (see generator.parallel) when there are at least
     `min_parallel` to render.
 
@@ -832,7 +816,7 @@ async def build_site(
     builder.hashed = hashed_assets
     builder.prepare_assets()
     report = BuildReport()
-    previous = _read_manifest(out)
+    previous = read_manifest(out)
     old_pages: dict[str, Any] = (
         previous.get("pages", {}) if isinstance(previous.get("pages"), dict) else {}
     )
@@ -842,9 +826,10 @@ async def build_site(
     items: dict[str, set[str]] | None = None
     carried: dict[str, Any] = {}  # pages of for_each landings left as they are, unplanned
     carried_failed: dict[str, Any] = {}
-    if only is not None and changed is not None:
+    select = _selector(only, paths)
+    if paths is not None and changed is not None:
         items, carried, carried_failed = _narrow(
-            spec, out, landings, old_pages, old_failed, only, changed
+            spec, page_index(spec, out), landings, paths, changed
         )
     pages = await builder.plan(landings, report.failed if keep_going else None, items)
     failed: dict[str, Any] = {}  # the manifest's record of pages that failed
@@ -865,9 +850,13 @@ async def build_site(
         on_disk = bool(old) and old.get("file") == page.file and (out / page.file).is_file()
         failed_before = old_failed.get(page.path)
         if isinstance(failed_before, dict):  # it failed: what it read then counts too
-            untouched = only is not None and not only(failed_before) and not (on_disk and only(old))
+            untouched = (
+                select is not None
+                and not select(page.path, failed_before)
+                and not (on_disk and select(page.path, old))
+            )
         else:
-            untouched = only is not None and on_disk and not only(old)
+            untouched = select is not None and on_disk and not select(page.path, old)
         plans.append((page, old, on_disk, untouched))
     await builder.prefetch([page for page, _, _, untouched in plans if not untouched])
     todo = [i for i, (_, _, _, untouched) in enumerate(plans) if not untouched]
@@ -911,7 +900,7 @@ async def build_site(
                     "landing": page.landing,
                     "item": (page.item or {}).get("id"),
                     "error": str(exc),
-                    "reads": page.reads.to_json(),
+                    "reads": frozen(page.reads.to_json()),
                 }
                 if on_disk:
                     kept.add(page.file)
@@ -928,7 +917,7 @@ async def build_site(
                     "landing": page.landing,
                     "item": (page.item or {}).get("id"),
                     "inputs": page.inputs,
-                    "reads": page.reads.to_json(),
+                    "reads": frozen(page.reads.to_json()),
                 }
         if progress and not ahead:
             progress(i + 1, len(plans))
@@ -960,14 +949,14 @@ async def build_site(
             if isinstance(entry, dict) and entry.get("landing") not in landings:
                 failed.setdefault(path, entry)
     files.update(builder.assets)
-    files.update(builder.extras([(path, e["landing"]) for path, e in entries.items()]))
+    files.update(builder.extras(entries))
     copied = _sync_static(project / "static", out, report)
-    manifest: dict[str, Any] = {
-        "pages": dict(sorted(entries.items())),
+    manifest: dict[str, Any] = {  # its keys are sorted as it is written
+        "pages": entries,
         "files": sorted(set(files) | kept | copied),
     }
     if failed:
-        manifest["failed"] = dict(sorted(failed.items()))
+        manifest["failed"] = failed
     _write(out, files, previous, manifest, report, builder)
     return report
 
@@ -982,7 +971,11 @@ def _write(
 ) -> None:
     """Write what changed, remove what is gone; everything was rendered before the first write."""
     out.mkdir(parents=True, exist_ok=True)
-    page_files = {entry["file"]: path for path, entry in manifest["pages"].items()}
+    page_files = {
+        entry["file"]: path
+        for path, entry in manifest["pages"].items()
+        if entry["file"] in files  # a live rebuild writes a few pages out of many
+    }
     ordered = sorted(files.items())
     if len(ordered) > WRITE_THREADS * 8:
         # the time goes to the file system (a folder and a file a page), which works on several
@@ -1005,10 +998,13 @@ def _write(
             report.changed_urls.append(builder.url("/" + rel))
     old_files = previous.get("files", []) if isinstance(previous.get("files"), list) else []
     old_pages = previous.get("pages", {}) if isinstance(previous.get("pages"), dict) else {}
-    old_by_file = {
-        entry.get("file"): path for path, entry in old_pages.items() if isinstance(entry, dict)
-    }
-    for rel in sorted(set(old_files) - set(manifest["files"])):
+    gone = sorted(set(old_files) - set(manifest["files"]))
+    old_by_file = (
+        {entry.get("file"): path for path, entry in old_pages.items() if isinstance(entry, dict)}
+        if gone
+        else {}
+    )
+    for rel in gone:
         target = (out / rel).resolve()
         if out.resolve() not in target.parents or not target.is_file():
             continue
@@ -1017,14 +1013,9 @@ def _write(
         if rel in old_by_file:
             report.changed_urls.append(builder.url(old_by_file[rel]))
         _prune(target.parent, out.resolve())
-    path = out / MANIFEST
-    if path.is_file() and manifest == previous:
+    if (out / MANIFEST).is_file() and manifest == previous:
         return
-    text = json.dumps(manifest, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    _remember_manifest(path, manifest)
+    write_manifest(out, manifest, builder.spec)
 
 
 WRITE_THREADS = 8
@@ -1068,17 +1059,6 @@ def _sync_static(static: Path, out: Path, report: BuildReport) -> set[str]:
         shutil.copy2(path, target)
         report.written.append(rel)
     return copied
-
-
-_TEMPLATES: dict[str, Any] = {}
-
-
-def _compiled_template(source: str) -> Any:
-    """Block and page templates compiled once per process and source text."""
-    found = _TEMPLATES.get(source)
-    if found is None:
-        found = _TEMPLATES[source] = sandbox().from_string(source)
-    return found
 
 
 def _prune(folder: Path, root: Path) -> None:

@@ -126,7 +126,8 @@ def sandbox() -> SpecEnvironment:
 
 
 @functools.lru_cache(maxsize=4096)
-def _compiled(text: str) -> Any:
+def compiled(text: str) -> Any:
+    """A template (a marketer string, a block's or the page's) compiled once per process."""
     return sandbox().from_string(text)
 
 
@@ -139,7 +140,7 @@ def render_text(text: str, context: dict[str, Any]) -> str:
     """A marketer string rendered as plain text (its HTML is escaped where it is used)."""
     if not is_template(text):
         return text
-    result = _compiled(text).render(context)
+    result = compiled(text).render(context)
     # The string is inserted into templates later, which escape it; unescape what the sandbox did.
     return str(Markup(result).unescape())
 

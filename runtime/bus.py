@@ -60,6 +60,9 @@ class RetryLater(Exception):
 
 
 class Subscriber(Protocol):
+    """What the dispatcher serves. A subscriber may also have `deliver_many(batch)`, to take
+    its due deliveries at once, and `prepare()`, awaited once before its first claim."""
+
     name: str
 
     def wants(self, entity: str, operation: str) -> bool: ...
@@ -266,6 +269,12 @@ class Dispatcher:
 
     async def _serve(self, subscriber: Subscriber, stop: asyncio.Event) -> None:
         wakeup = self.wakeups[subscriber.name]
+        prepare = getattr(subscriber, "prepare", None)
+        if prepare is not None:
+            try:
+                await prepare()
+            except Exception:  # only a head start: the deliveries do the same work if need be
+                log.exception("bus: %s: getting ready failed", subscriber.name)
         if getattr(subscriber, "deliver_many", None) is not None:
             while not stop.is_set():
                 wakeup.clear()
