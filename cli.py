@@ -136,6 +136,7 @@ def _seed(args: argparse.Namespace) -> int:
 
     eco = Ecosystem.build(args.project)
     migrate_additive(eco.spec, eco.url)
+    _log_progress()
 
     async def run() -> None:
         try:
@@ -304,6 +305,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     eco = Ecosystem.build(args.project)
     migrate_additive(eco.spec, eco.url)
+    _log_progress()
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -343,6 +345,15 @@ def _dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_progress() -> None:
+    """Ecospec's own messages (the sites kept up to date, deliveries retried) on stderr, from
+    INFO up; other libraries' from WARNING up."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(name)s: %(message)s")
+    logging.getLogger("ecospec").setLevel(logging.INFO)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -361,6 +372,7 @@ def _serve(args: argparse.Namespace) -> int:
     for change in plan.changes:
         print(f"migrated: {change}")
     app = create_app(args.project)
+    _log_progress()
     print(f"serving {spec.ecosystem} on http://{args.host}:{args.port}/graphql")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import gc
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +53,25 @@ class SitesSubscriber:
         frozen are still freed when nothing refers to them any more."""
         if not (self.out / MANIFEST).is_file():
             return
+        started = time.perf_counter()
         async with self.lock:
-            await asyncio.to_thread(self._prepare)
+            pages = await asyncio.to_thread(self._prepare)
         gc.collect()
         gc.freeze()
+        log.info(
+            "sites: ready: the %d pages in %s indexed in %.1f s",
+            pages,
+            self.out,
+            time.perf_counter() - started,
+        )
 
-    def _prepare(self) -> None:
+    def _prepare(self) -> int:
         spec = self.ecosystem.spec
-        page_index(spec, self.out)
+        pages = len(page_index(spec, self.out).entries["pages"])
         SiteBuilder(
             spec, self.library, InProcessSource(self.ecosystem), self.ecosystem.project
         ).prepare_assets()
+        return pages
 
     def wants(self, entity: str, operation: str) -> bool:
         return True

@@ -9,7 +9,9 @@ subprocess does the same for a price change."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +35,7 @@ from test_webhooks import ecospec_command, process_env, running, wait_for
 
 from generator.blocks import load_blocks
 from generator.build import MANIFEST, BuildReport, build_site
+from generator.manifest import page_index
 from generator.render import money
 from runtime.bus import DatabaseBus, Dispatcher
 from runtime.ecosystem import Ecosystem
@@ -412,3 +415,34 @@ def test_a_page_that_fails_to_render_keeps_its_previous_file(
     assert money(price).encode() in own.read_bytes()
     failed = json.loads((site.out / MANIFEST).read_text(encoding="utf-8"))["failed"]
     assert page not in failed
+
+
+def test_the_subscriber_reads_and_indexes_the_site_before_the_first_change(
+    site: LiveSite, caplog: pytest.LogCaptureFixture
+) -> None:
+    # what `ecospec serve` and `ecospec worker` do at start, before the first claim
+    fresh = SitesSubscriber(site.eco, site.library, site.out)
+    caplog.set_level(logging.INFO, logger="ecospec.sites")
+    try:
+        site.runner.run(fresh.prepare())
+    finally:
+        gc.unfreeze()  # what the process holds then is frozen: give the tests' back
+    index = page_index(site.eco.spec, site.out)
+    pages = json.loads((site.out / MANIFEST).read_text(encoding="utf-8"))["pages"]
+    assert set(index.entries["pages"]) == set(pages)
+    assert f"sites: ready: the {len(pages)} pages in {site.out} indexed in" in caplog.text
+    # the same index serves the next change: it is not made again
+    apartment = free_apartment(site, skip=3)
+    site.graphql(
+        "mutation($id: ID!, $price: Money!) { updateApartment(id: $id, input: {price: $price}) { id } }",
+        {"id": apartment["id"], "price": str(Decimal(apartment["price"]) + 1)},
+    )
+    assert site.deliver() == 1
+    assert page_index(site.eco.spec, site.out) is index
+    assert f"/apartments/{apartment['code']}/" in index.entries["pages"]
+
+
+def test_a_site_without_a_manifest_needs_no_preparing(site: LiveSite, tmp_path: Path) -> None:
+    fresh = SitesSubscriber(site.eco, site.library, tmp_path / "none")
+    site.runner.run(fresh.prepare())
+    assert not (tmp_path / "none").exists()
