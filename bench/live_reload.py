@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import platform
 import re
@@ -461,7 +462,7 @@ def bench_ecospec(browser: Browser, folder: Path, repeat: int) -> dict[str, Samp
                 shown_after(
                     page,
                     f"document.querySelector('h1.hero__title')?.textContent === '{title}'",
-                    lambda old=line, new=new_line: edit(project / PROMO, old, new),
+                    functools.partial(edit, project / PROMO, line, new_line),
                     samples.phases,
                 )
             )
@@ -477,8 +478,8 @@ def bench_ecospec(browser: Browser, folder: Path, repeat: int) -> dict[str, Samp
                 shown_after(
                     page,
                     f"document.querySelector('h1[data-rev=\"{i}\"]') !== null",
-                    lambda old=old, i=i: edit(
-                        project / TEMPLATE, old, f'data-rev="{i}" class="hero__title"'
+                    functools.partial(
+                        edit, project / TEMPLATE, old, f'data-rev="{i}" class="hero__title"'
                     ),
                     samples.phases,
                 )

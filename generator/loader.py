@@ -53,6 +53,10 @@ class Index:
         """Copy the locations under `src` in a file to `dst` in the merged spec."""
         n = len(src)
         values, keys = source.under(src)
+        if src == dst:  # a section merged where it was written: the paths stay as they are
+            self.values.update(values)
+            self.keys.update((path, loc) for path, loc in keys if len(path) > n)
+            return
         for path, loc in values:
             self.values[dst + path[n:]] = loc
         for path, loc in keys:

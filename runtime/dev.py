@@ -12,6 +12,7 @@ block saved while the spec is broken is not forgotten once the spec is fixed."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import mimetypes
@@ -47,6 +48,7 @@ log = logging.getLogger("ecospec.dev")
 DEV_JS = Path(__file__).parent / "static" / "dev.js"
 SCRIPT_TAG = b'<script src="/__ecospec/dev.js"></script>'
 RETIRE_AFTER = 5.0  # seconds a replaced ecosystem lives on for the requests in flight
+QUIET = 2.0  # seconds without a reload before the heap is settled (settle_heap)
 BACK_WITHIN = 1.0  # seconds the rest of a build waits for the pages told to reload first
 
 
@@ -66,6 +68,8 @@ class DevServer:
         self.library: BlockLibrary = load_blocks(self.project)
         self.lock = asyncio.Lock()
         self.last_reload_ms: float | None = None
+        self.last_reload_at = 0.0  # time.monotonic() at the end of the last reload
+        self.settling = False  # a settle_heap is due
         self.pending: set[Path] = set()  # saved since the last good reload, relative
         self.answers = Answers()
         self.built: Spec | None = None  # the spec the current pages were built from
@@ -106,6 +110,7 @@ class DevServer:
         await asyncio.to_thread(copy_site, self.site, self.other, self.project / "static")
         self.ready = True
         self.later(asyncio.to_thread, self.read_sources, delay=0)  # ready for the first reload
+        settle_heap()
 
     async def watch(self, stop: asyncio.Event) -> None:
         folders = [
@@ -121,6 +126,8 @@ class DevServer:
             except Exception as exc:  # a reload must never take the server down
                 log.exception("reload failed")
                 await self.fail([f"internal error while reloading: {type(exc).__name__}: {exc}"])
+            finally:
+                self.last_reload_at = time.monotonic()
 
     async def reload(self, changes: set[tuple[Change, str]]) -> None:
         started = time.perf_counter()
@@ -221,18 +228,31 @@ class DevServer:
         """A new ecosystem for a new data model, after the additive migrations (others are
         refused with a MigrationError naming them); every request from now on sees it."""
         old = self.ecosystem
-        plan = await asyncio.to_thread(migrate, spec, old.url)
+        # the new ecosystem is made while the database migrates: it needs no tables to be made
+        migrating = asyncio.ensure_future(asyncio.to_thread(migrate, spec, old.url))
+        try:
+            fresh = await asyncio.to_thread(
+                Ecosystem.build, self.project, spec, old.url, production=False
+            )
+        except BaseException:
+            await asyncio.gather(migrating, return_exceptions=True)
+            raise
+        try:
+            plan = await migrating
+        except BaseException:
+            await fresh.close()
+            raise
         for change in plan.changes:
             print(f"migrated: {change}", flush=True)
-        fresh = await asyncio.to_thread(
-            Ecosystem.build, self.project, spec, old.url, production=False
-        )
         fresh.listeners.extend(old.listeners)
         fresh.take_bus(old)
         self.holder["ecosystem"] = fresh
         self.api_model = model
         self.answers.forget()
         self.later(old.close)
+        if not self.settling:
+            self.settling = True
+            asyncio.get_running_loop().call_later(RETIRE_AFTER + 1, self.settle_when_quiet)
         return fresh
 
     async def build(
@@ -336,6 +356,15 @@ class DevServer:
         except OSError:
             log.warning("updating %s failed; it is copied afresh before the next build", previous)
             self.ready = False
+
+    def settle_when_quiet(self) -> None:
+        """settle_heap() once the replaced ecosystems are gone, when no reload has run for a
+        while: the full pass holds the server up for a tenth of a second or so."""
+        if self.lock.locked() or time.monotonic() - self.last_reload_at < QUIET:
+            asyncio.get_running_loop().call_later(1, self.settle_when_quiet)
+            return
+        self.settling = False
+        settle_heap()
 
     def later(
         self, work: Callable[..., Awaitable[Any]], *args: Any, delay: float = RETIRE_AFTER
@@ -539,6 +568,18 @@ class LoopSource:
                 asked.cancel()
                 raise BuildError("the server stopped while the site was being built")
         return answer.result()
+
+
+def settle_heap() -> None:
+    """Collect the garbage, then leave what is left out of the garbage collector's full passes
+    (gc.freeze): the server's long-lived heap (libraries, the ecosystem and its schema, the
+    spec) is a few hundred thousand objects, and a full pass in the middle of a reload walked
+    them all, a quarter of a second for the demo's data model changes. Run after the first
+    build and once a replaced ecosystem has been closed: what was frozen then can be garbage
+    now, and only a pass with everything unfrozen collects it."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 async def off_loop(work: Coroutine[Any, Any, T]) -> T:
