@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 from jinja2 import TemplateError
 from markupsafe import Markup
 
@@ -117,8 +118,15 @@ def _templated(value: Any) -> bool:
 def _digest(*parts: Any) -> str:
     h = hashlib.sha256()
     for part in parts:
-        h.update(json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode())
+        try:
+            data = orjson.dumps(part, default=str, option=_DIGEST_OPTIONS)
+        except orjson.JSONEncodeError:  # what orjson does not take (an int beyond 64 bits)
+            data = json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode()
+        h.update(data)
     return h.hexdigest()
+
+
+_DIGEST_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 class SiteBuilder:
@@ -135,6 +143,7 @@ class SiteBuilder:
         self.assets: dict[str, bytes] = {}
         self.css_url = ""
         self.landing_digests: dict[tuple[str, tuple[str, ...]], str] = {}
+        self.theme_vars: dict[str, Markup] = {}
         # block parameters without templates or data, by (landing, block index, parameter)
         self.fixed_params: dict[tuple[str, int, str], Any] = {}
         self.fixed_slots: dict[tuple[str, int, str], bool] = {}
@@ -522,13 +531,20 @@ class SiteBuilder:
             seo=head,
             css=self.css_url,
             scripts=page.scripts,
-            theme=_css_vars(theme),
+            theme=self.theme_css(page.landing, theme),
             header=Markup("".join(regions["header"])),
             main=Markup("".join(regions["main"])),
             footer=Markup("".join(regions["footer"])),
         )
         page.html = html.encode()
         return True
+
+    def theme_css(self, landing: str, theme: dict[str, str]) -> Markup:
+        """A landing's theme as CSS custom properties, made once per landing."""
+        found = self.theme_vars.get(landing)
+        if found is None:
+            found = self.theme_vars[landing] = _css_vars(theme)
+        return found
 
     def landing_digest(self, name: str, theme: dict[str, Any], blocks: list[Block]) -> str:
         """The part of a page's inputs its landing's pages share (the landing, its theme, the
@@ -979,13 +995,18 @@ def _write(
     ordered = sorted(files.items())
     if len(ordered) > WRITE_THREADS * 8:
         # the time goes to the file system (a folder and a file a page), which works on several
-        # at once; the Python side is little
+        # at once; the Python side is little. A few dozen files a task: a task for each would
+        # cost more to hand out than to write.
+        size = -(-len(ordered) // (WRITE_THREADS * 4))
+        chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
         with ThreadPoolExecutor(WRITE_THREADS) as pool:
-            written = list(
-                pool.map(put_file, [out / rel for rel, _ in ordered], [d for _, d in ordered])
-            )
+            written = [
+                done
+                for found in pool.map(lambda chunk: _put_files(out, chunk), chunks)
+                for done in found
+            ]
     else:
-        written = [put_file(out / rel, data) for rel, data in ordered]
+        written = _put_files(out, ordered)
     for (rel, _), was_written in zip(ordered, written, strict=True):
         if not was_written:
             if rel in page_files:
@@ -1019,6 +1040,10 @@ def _write(
 
 
 WRITE_THREADS = 8
+
+
+def _put_files(out: Path, files: list[tuple[str, bytes]]) -> list[bool]:
+    return [put_file(out / rel, data) for rel, data in files]
 
 
 def put_file(target: Path, data: bytes) -> bool:

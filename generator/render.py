@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from decimal import Decimal, InvalidOperation
+from types import BuiltinMethodType
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
+from jinja2.runtime import Context, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -96,22 +98,48 @@ def quarter(value: Any) -> str:
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
+# what templates call on records and parameters most (`r.get('price')`): read-only methods,
+# which the immutable sandbox allows anyway
+_DICT_READERS = frozenset({"get", "items", "keys", "values"})
 
 
 class SpecEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox every template runs in: autoescaped, strict about unknown names."""
+    """The sandbox every template runs in: autoescaped, strict about unknown names.
+
+    Its checks run for everything but the commonest reads, which are answered at once with what
+    the checks would have let through: a record's fields, its read-only methods, and a call of a
+    template's own macro."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # `item.price` on a record: a plain dict has no such attribute, so the sandbox would
         # look it up as a key after the attribute lookup failed; looked up as a key at once
-        # (the same answer, without the exception). A dict's own attributes (`items`, `get`)
-        # go through the sandbox's checks as before.
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
-            try:
-                return obj[attribute]
-            except KeyError:
-                pass
+        # (the same answer, without the exception)
+        if type(obj) is dict:
+            if attribute not in _DICT_ATTRIBUTES:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    pass
+            elif attribute in _DICT_READERS:
+                return getattr(obj, attribute)
         return super().getattr(obj, attribute)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if (
+            type(__obj) is BuiltinMethodType
+            and type(__obj.__self__) is dict
+            and __obj.__name__ in _DICT_READERS
+        ) or type(__obj) is Macro:
+            # neither takes the context: what Context.call would do, without looking
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:
+                return __self.undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
+        return super().call(__context, __obj, *args, **kwargs)
 
 
 @functools.cache
@@ -128,7 +156,12 @@ def sandbox() -> SpecEnvironment:
 @functools.lru_cache(maxsize=4096)
 def compiled(text: str) -> Any:
     """A template (a marketer string, a block's or the page's) compiled once per process."""
-    return sandbox().from_string(text)
+    template = sandbox().from_string(text)
+    # Jinja keeps a template's globals as a ChainMap over its environment's, and copies them
+    # into every render's context key by key; they never change here, so a plain dict, which
+    # copies at once (a page renders about twenty templates)
+    template.globals = dict(template.globals)
+    return template
 
 
 def is_template(text: str) -> bool:
