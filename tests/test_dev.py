@@ -32,7 +32,8 @@ from conftest import ROOT, ecospec_executable
 from generator.build import MANIFEST
 from generator.loader import load_project
 from generator.model import Spec
-from runtime.dev import SCRIPT_TAG, DevServer, follow
+from runtime.dev import SCRIPT_TAG, DevServer, follow, patchable
+from runtime.forms import TOO_FAST_MS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -369,6 +370,177 @@ def test_stylesheet_is_swapped_without_a_reload(
     assert page.locator("link[rel=stylesheet]").count() == 1  # the old one went once replaced
 
 
+# -- pages patched in place -----------------------------------------------------------------------
+#
+# A page patches itself with its new HTML (runtime/static/dev.js): a mark left on `window` before an
+# edit is still there after it when no navigation happened.
+
+FAMILY = "spec/landings/promo-family-mortgage.yaml"
+FAMILY_URL = "/promo/family-mortgage/"
+
+
+def mark(page: Page) -> None:
+    page.evaluate("window.__sameDocument = true")
+
+
+def same_document(page: Page) -> bool:
+    found: bool = page.evaluate("window.__sameDocument === true")
+    return found
+
+
+def posts(page: Page) -> list[str]:
+    """The URLs of the POST requests the page makes from now on."""
+    found: list[str] = []
+    page.on(
+        "request", lambda request: found.append(request.url) if request.method == "POST" else None
+    )
+    return found
+
+
+def countdown_running(page: Page) -> bool:
+    """Whether the countdown script set up the countdown: the timer shown, the days counted."""
+    found: bool = page.evaluate(
+        """(() => {
+          const timer = document.querySelector('[data-countdown-timer]');
+          const days = document.querySelector('[data-countdown] [data-unit="d"]');
+          return timer !== null && !timer.hidden && days !== null && days.textContent !== '00';
+        })()"""
+    )
+    return found
+
+
+def submit_empty_lead_form(page: Page) -> None:
+    """Send the lead form without a name: the form script shows the errors in the page. Sent
+    as a person would, not sooner than the time trap allows (runtime/forms.py TOO_FAST_MS)."""
+    page.wait_for_function(f"performance.now() > {TOO_FAST_MS + 100}")
+    page.evaluate(
+        """document.querySelectorAll('form[data-ecospec-form] [data-error-for]')
+             .forEach((el) => { el.textContent = ''; })"""
+    )
+    page.locator("form[data-ecospec-form] [type=submit]").click()
+    page.wait_for_function(
+        "document.querySelector('form[data-ecospec-form] [data-form-status]')"
+        "?.getAttribute('data-state') === 'error'"
+    )
+
+
+def test_scripts_set_up_the_blocks_a_patch_replaces_and_leave_the_others_alone(
+    dev: Dev, open_page: Callable[[Dev, str], Page]
+) -> None:
+    page = open_page(dev, PROMO_URL)
+    page.wait_for_function("document.querySelector('[data-countdown-timer]')?.hidden === false")
+    mark(page)
+    sent = posts(page)
+
+    # the countdown changes: its block is new, and the countdown script sets it up
+    page.evaluate("window.__oldCountdown = document.querySelector('[data-countdown]')")
+    dev.replace(PROMO, "expired_text: Акция завершена.", "expired_text: Акция окончена.")
+    page.wait_for_function(
+        "document.querySelector('[data-countdown]')?.dataset.expired.startsWith('Акция окончена.')"
+    )
+    assert same_document(page)
+    assert page.evaluate("window.__oldCountdown.isConnected") is False
+    assert page.locator("[data-countdown]").count() == 1
+    assert countdown_running(page)
+    seconds = "document.querySelector('[data-countdown] [data-unit=\"s\"]').textContent"
+    before = page.evaluate(seconds)
+    page.wait_for_function(f"{seconds} !== {before!r}")  # it ticks
+
+    # the lead form did not change: it was kept, set up once, and posts once
+    submit_empty_lead_form(page)
+    assert len(sent) == 1, sent
+    assert page.locator("form[data-ecospec-form] [aria-invalid=true]").count() >= 1
+
+    # the lead form changes: the new one is set up, and posts once too
+    dev.replace(PROMO, "title: Забронировать квартиру по весенней цене", "title: Бронь по весне")
+    page.wait_for_function(
+        "[...document.querySelectorAll('h2')].some((h) => h.textContent.trim() === 'Бронь по весне')"
+    )
+    assert same_document(page)
+    assert page.locator("form[data-ecospec-form] [aria-invalid=true]").count() == 0  # new form
+    submit_empty_lead_form(page)
+    assert len(sent) == 2, sent
+    assert countdown_running(page)  # the countdown, kept this time, still runs
+
+
+def test_the_mortgage_calculator_works_on_a_patched_page(
+    dev: Dev, open_page: Callable[[Dev, str], Page]
+) -> None:
+    page = open_page(dev, FAMILY_URL)
+    page.wait_for_function(
+        "document.querySelector('[data-mortgage]')?.classList.contains('is-live')"
+    )
+    mark(page)
+    dev.replace(FAMILY, "title: Сколько вы будете платить", "title: Ваш платёж по ипотеке")
+    page.wait_for_function(
+        "document.querySelector('[data-mortgage] h2')?.textContent.includes('Ваш платёж по ипотеке')"
+    )
+    assert same_document(page)
+    assert page.locator("[data-mortgage]").count() == 1
+    assert page.evaluate("document.querySelector('[data-mortgage]').classList.contains('is-live')")
+    payment = "document.querySelector('[data-mortgage] [data-show=\"payment\"]').textContent"
+    before = page.evaluate(payment)
+    page.evaluate(
+        """(() => {
+          const term = document.querySelector('[data-mortgage-term]');
+          term.value = '10';
+          term.dispatchEvent(new Event('input'));
+        })()"""
+    )
+    page.wait_for_function(f"{payment} !== {before!r}")
+
+
+def test_the_page_reloads_when_the_site_scripts_change(
+    dev: Dev, open_page: Callable[[Dev, str], Page]
+) -> None:
+    page = open_page(dev, PROMO_URL)
+    mark(page)
+    script = "blocks/countdown/script.js"
+    dev.write(script, dev.read(script) + "\nwindow.__countdownEdited = true;\n")
+    page.wait_for_function("window.__countdownEdited === true")
+    assert not same_document(page)  # a script cannot be patched in: the page reloaded
+    dev.wait_reloads(1)
+
+
+def test_the_page_reloads_when_its_new_version_loads_other_scripts(
+    dev: Dev, open_page: Callable[[Dev, str], Page]
+) -> None:
+    """Without its countdown the page loads one script less. The site's scripts are as they
+    were (another landing has a countdown), so the page is told it may patch itself, and finds
+    out it cannot."""
+    page = open_page(dev, PROMO_URL)
+    said: list[str] = []
+    page.on("console", lambda message: said.append(message.text))
+    mark(page)
+    text = dev.read(PROMO)
+    start = text.index("  - countdown:")
+    dev.write(PROMO, text[:start] + text[text.index("  - catalog_grid:") :])
+    page.wait_for_function("document.querySelector('[data-countdown]') === null")
+    assert not same_document(page)
+    assert any("the page's scripts or stylesheets changed" in line for line in said), said
+    assert page.locator("script[src*=countdown]").count() == 0
+
+
+def test_a_page_whose_address_is_gone_reloads_to_the_not_found_page(
+    dev: Dev, open_page: Callable[[Dev, str], Page]
+) -> None:
+    page = open_page(dev, PROMO_URL)
+    mark(page)
+    dev.replace(PROMO, "path: /promo/spring-sale/", "path: /promo/spring-sale-2027/")
+    page.wait_for_function("document.querySelector('h1.hero__title') === null")
+    assert not same_document(page)
+    assert dev.get(PROMO_URL).status_code == 404
+    assert page.evaluate("window.location.pathname") == PROMO_URL
+
+
+def test_patchable_only_when_pages_alone_changed() -> None:
+    assert patchable(set())
+    assert patchable({"promo/spring-sale/index.html", "index.html", "sitemap.xml", "404.html"})
+    assert not patchable({"promo/spring-sale/index.html", "assets/site.css"})
+    assert not patchable({"assets/countdown.js"})
+    assert not patchable({"media/logo.svg"})
+
+
 # -- mistakes --------------------------------------------------------------------------------------
 
 
@@ -376,6 +548,7 @@ def test_a_spec_error_shows_in_the_overlay_and_goes_away_when_fixed(
     dev: Dev, open_page: Callable[[Dev, str], Page]
 ) -> None:
     page = open_page(dev, PROMO_URL)
+    mark(page)
     _, title = promo_hero(dev.project)
     text = dev.read(CATALOG)
     broken = with_amenity_field(text, "note: {type: txet, title: Заметка}")
@@ -401,6 +574,7 @@ def test_a_spec_error_shows_in_the_overlay_and_goes_away_when_fixed(
     page.wait_for_function(f"document.querySelector('{OVERLAY}') === null")
     late.wait_for_function(f"document.querySelector('{OVERLAY}') === null")
     assert hero_title(page) == title
+    assert same_document(page)  # shown, then hidden, in the page as it was: no reload
 
 
 def test_a_yaml_error_in_a_landing_names_its_line_and_the_fix_recovers_the_page(
