@@ -102,6 +102,10 @@
     scripts: scriptsOf(document)
   };
   var texts = {}; // the site's scripts' source, by URL, fetched once: they do not change under a patch
+  // the site's scripts (deferred) run just before DOMContentLoaded: a patch waits for them
+  var loaded = new Promise(function (resolve) {
+    if (document.readyState === "complete") { resolve(); } else { document.addEventListener("DOMContentLoaded", resolve); }
+  });
 
   // -- patching --------------------------------------------------------------------------------
 
@@ -139,6 +143,7 @@
   function rerun(fresh, sources) {
     var isNew = new Set(fresh);
     var away = [];
+    var x = window.scrollX, y = window.scrollY, focused = document.activeElement;
     function leave(part) {
       if (isNew.has(part.node) || part.node.nodeType !== Node.ELEMENT_NODE) { return; }
       if (part.blocks) { part.blocks.forEach(leave); return; } // <main> stays, its old blocks go
@@ -156,6 +161,9 @@
       });
     } finally {
       away.forEach(function (pair) { pair[0].replaceWith(pair[1]); });
+      // a script that asked for the layout meanwhile may have moved the page, or taken the focus
+      if (focused && focused !== document.activeElement && focused.isConnected) { focused.focus({ preventScroll: true }); }
+      if (window.scrollX !== x || window.scrollY !== y) { window.scrollTo(x, y); }
     }
   }
 
@@ -165,7 +173,6 @@
     if (!now.patchable || now.outer !== page.shape.outer || now.loads !== page.shape.loads) {
       return false;
     }
-    var x = window.scrollX, y = window.scrollY, focused = document.activeElement;
     var fresh = [];
     page.head = reconcile(document.head, page.head, Array.from(doc.head.childNodes), null, false, fresh);
     var head = fresh.length;
@@ -175,8 +182,6 @@
     fresh = fresh.slice(head).filter(function (node) { return node.nodeType === Node.ELEMENT_NODE; });
     if (fresh.length) { rerun(fresh, sources); }
     page.shape = now;
-    if (focused && focused !== document.activeElement && focused.isConnected) { focused.focus({ preventScroll: true }); }
-    if (window.scrollX !== x || window.scrollY !== y) { window.scrollTo(x, y); }
     return true;
   }
 
@@ -193,7 +198,7 @@
   // the source of the site's scripts as the page ran them
   function sourcesOf(scripts) {
     return Promise.all(scripts.map(function (script) {
-      if (script.module) { throw new Error("module scripts are not run again"); }
+      if (script.module) { return Promise.reject(new Error("module scripts are not run again")); }
       if (!script.src) { return script.text; }
       var url = new URL(script.src, window.location.href).href;
       if (!(url in texts)) {
@@ -207,7 +212,7 @@
 
   function patch() {
     var url = window.location.href.split("#")[0];
-    return Promise.all([fetchText(url, "text/html"), sourcesOf(page.scripts)]).then(function (got) {
+    return Promise.all([fetchText(url, "text/html"), sourcesOf(page.scripts), loaded]).then(function (got) {
       var doc = new DOMParser().parseFromString(got[0], "text/html");
       if (!apply(doc, got[1])) { throw new Error("the page's scripts or stylesheets changed"); }
       hide();
@@ -220,7 +225,7 @@
   function update() {
     if (running) { again = true; return; }
     running = true;
-    patch().then(function () {
+    Promise.resolve().then(patch).then(function () {
       running = false;
       if (again) { again = false; update(); }
     }, function (error) {
