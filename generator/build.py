@@ -3,13 +3,14 @@ incrementally, with a manifest of what each page read."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -876,105 +877,117 @@ async def build_site(
         plans.append((page, old, on_disk, untouched))
     await builder.prefetch([page for page, _, _, untouched in plans if not untouched])
     todo = [i for i, (_, _, _, untouched) in enumerate(plans) if not untouched]
-    rendered_ahead = await render_ahead(
-        builder,
-        [(plans[i][0], plans[i][1].get("inputs") if plans[i][2] else None) for i in todo],
-        workers,
-        progress,
-        min_parallel,
-    )
-    ahead = {todo[k]: found for k, found in rendered_ahead.items()}
-    files: dict[str, bytes] = {}
-    kept: set[str] = set()
-    entries: dict[str, Any] = {}
-    report.pages = len(pages) + len(carried)
-    read = 0  # pages whose data was read
-    source_failure: DataError | None = None
-    for i, (page, old, on_disk, untouched) in enumerate(plans):
-        failed_before = old_failed.get(page.path)
-        if untouched:
-            if on_disk:
-                kept.add(page.file)
-                entries[page.path] = old
-            if isinstance(failed_before, dict):
-                failed[page.path] = failed_before
-        else:
-            previous_inputs = old.get("inputs") if on_disk else None
-            try:
-                done = ahead.get(i)
-                if done is not None:
-                    rendered = done.apply(page)
-                else:
-                    rendered = await builder.render(page, previous_inputs)
-            except BuildError as exc:
-                if not keep_going:
-                    raise
-                if isinstance(exc, DataError):
-                    source_failure = source_failure or exc
-                report.failed.append(builder.failure(page, exc, kept=on_disk))
-                failed[page.path] = {
-                    "landing": page.landing,
-                    "item": (page.item or {}).get("id"),
-                    "error": str(exc),
-                    "reads": frozen(page.reads.to_json()),
-                }
+    # pages helpers rendered are written beside their place while the others render, and put in
+    # place with the rest once every page has rendered (see _Staged)
+    staged = _Staged(out)
+    try:
+        rendered_ahead = await render_ahead(
+            builder,
+            [(plans[i][0], plans[i][1].get("inputs") if plans[i][2] else None) for i in todo],
+            workers,
+            progress,
+            min_parallel,
+            arrived=lambda results: staged.stage_all(
+                (plans[todo[k]][0].file, found.html)
+                for k, found in results.items()
+                if found.changed
+            ),
+        )
+        ahead = {todo[k]: found for k, found in rendered_ahead.items()}
+        files: dict[str, bytes] = {}
+        kept: set[str] = set()
+        entries: dict[str, Any] = {}
+        report.pages = len(pages) + len(carried)
+        read = 0  # pages whose data was read
+        source_failure: DataError | None = None
+        for i, (page, old, on_disk, untouched) in enumerate(plans):
+            failed_before = old_failed.get(page.path)
+            if untouched:
                 if on_disk:
                     kept.add(page.file)
                     entries[page.path] = old
+                if isinstance(failed_before, dict):
+                    failed[page.path] = failed_before
             else:
-                read += 1
-                if rendered:
-                    files[page.file] = page.html
+                previous_inputs = old.get("inputs") if on_disk else None
+                try:
+                    done = ahead.get(i)
+                    if done is not None:
+                        rendered = done.apply(page)
+                    else:
+                        rendered = await builder.render(page, previous_inputs)
+                except BuildError as exc:
+                    if not keep_going:
+                        raise
+                    if isinstance(exc, DataError):
+                        source_failure = source_failure or exc
+                    report.failed.append(builder.failure(page, exc, kept=on_disk))
+                    failed[page.path] = {
+                        "landing": page.landing,
+                        "item": (page.item or {}).get("id"),
+                        "error": str(exc),
+                        "reads": frozen(page.reads.to_json()),
+                    }
+                    if on_disk:
+                        kept.add(page.file)
+                        entries[page.path] = old
                 else:
-                    kept.add(page.file)
-                    report.unchanged += 1
-                entries[page.path] = {
-                    "file": page.file,
-                    "landing": page.landing,
-                    "item": (page.item or {}).get("id"),
-                    "inputs": page.inputs,
-                    "reads": frozen(page.reads.to_json()),
-                }
-        if progress and not ahead:
-            progress(i + 1, len(plans))
-    if source_failure is not None and not read:
-        raise source_failure
-    for index, failure in enumerate(report.failed):
-        if failure.path is not None:
-            continue
-        # a record that gives its page no path: its page as last built stands
-        for path, entry in old_pages.items():
-            if (
-                isinstance(entry, dict)
-                and path not in entries
-                and entry.get("landing") == failure.landing
-                and entry.get("item") == failure.item
-                and (out / str(entry.get("file"))).is_file()
-            ):
+                    read += 1
+                    if rendered:
+                        files[page.file] = page.html
+                    else:
+                        kept.add(page.file)
+                        report.unchanged += 1
+                    entries[page.path] = {
+                        "file": page.file,
+                        "landing": page.landing,
+                        "item": (page.item or {}).get("id"),
+                        "inputs": page.inputs,
+                        "reads": frozen(page.reads.to_json()),
+                    }
+            if progress and not ahead:
+                progress(i + 1, len(plans))
+        if source_failure is not None and not read:
+            raise source_failure
+        for index, failure in enumerate(report.failed):
+            if failure.path is not None:
+                continue
+            # a record that gives its page no path: its page as last built stands
+            for path, entry in old_pages.items():
+                if (
+                    isinstance(entry, dict)
+                    and path not in entries
+                    and entry.get("landing") == failure.landing
+                    and entry.get("item") == failure.item
+                    and (out / str(entry.get("file"))).is_file()
+                ):
+                    entries[path] = entry
+                    kept.add(entry["file"])
+                    report.failed[index] = replace(failure, path=path, kept=True)
+        for path, entry in [*carried.items(), *others.items()]:
+            if path not in entries:
                 entries[path] = entry
                 kept.add(entry["file"])
-                report.failed[index] = replace(failure, path=path, kept=True)
-    for path, entry in [*carried.items(), *others.items()]:
-        if path not in entries:
-            entries[path] = entry
-            kept.add(entry["file"])
-    for path, entry in carried_failed.items():
-        failed.setdefault(path, entry)
-    if landings is not None:
-        for path, entry in old_failed.items():
-            if isinstance(entry, dict) and entry.get("landing") not in landings:
-                failed.setdefault(path, entry)
-    files.update(builder.assets)
-    files.update(builder.extras(entries))
-    copied = _sync_static(project / "static", out, report)
-    manifest: dict[str, Any] = {  # its keys are sorted as it is written
-        "pages": entries,
-        "files": sorted(set(files) | kept | copied),
-    }
-    if failed:
-        manifest["failed"] = failed
-    _write(out, files, previous, manifest, report, builder)
-    return report
+        for path, entry in carried_failed.items():
+            failed.setdefault(path, entry)
+        if landings is not None:
+            for path, entry in old_failed.items():
+                if isinstance(entry, dict) and entry.get("landing") not in landings:
+                    failed.setdefault(path, entry)
+        files.update(builder.assets)
+        files.update(builder.extras(entries))
+        copied = _sync_static(project / "static", out, report)
+        manifest: dict[str, Any] = {  # its keys are sorted as it is written
+            "pages": entries,
+            "files": sorted(set(files) | kept | copied),
+        }
+        if failed:
+            manifest["failed"] = failed
+        _write(out, files, previous, manifest, report, builder, staged)
+        return report
+    except BaseException:
+        staged.discard()  # the site stays as it was
+        raise
 
 
 def _write(
@@ -984,6 +997,7 @@ def _write(
     manifest: dict[str, Any],
     report: BuildReport,
     builder: SiteBuilder,
+    staged: _Staged,
 ) -> None:
     """Write what changed, remove what is gone; everything was rendered before the first write."""
     out.mkdir(parents=True, exist_ok=True)
@@ -1002,11 +1016,12 @@ def _write(
         with ThreadPoolExecutor(WRITE_THREADS) as pool:
             written = [
                 done
-                for found in pool.map(lambda chunk: _put_files(out, chunk), chunks)
+                for found in pool.map(lambda chunk: _put_files(staged, chunk), chunks)
                 for done in found
             ]
     else:
-        written = _put_files(out, ordered)
+        written = _put_files(staged, ordered)
+    staged.drop()  # nothing, unless a page staged was not to be written after all
     for (rel, _), was_written in zip(ordered, written, strict=True):
         if not was_written:
             if rel in page_files:
@@ -1042,8 +1057,69 @@ def _write(
 WRITE_THREADS = 8
 
 
-def _put_files(out: Path, files: list[tuple[str, bytes]]) -> list[bool]:
-    return [put_file(out / rel, data) for rel, data in files]
+def _put_files(staged: _Staged, files: list[tuple[str, bytes]]) -> list[bool]:
+    return [staged.place(rel, data) for rel, data in files]
+
+
+class _Staged:
+    """Pages written beside their place (`name.tmp`) while other pages still render, so that the
+    writing overlaps the rendering; put in place (renamed) with the rest of the build's files
+    once every page has rendered, or removed if the build fails: until then the site is as it
+    was."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.made_out = not out.exists()
+        # by file: its content, and whether it was written beside (False: the file there has it)
+        self.files: dict[str, tuple[bytes, bool]] = {}
+        self.folders: list[str] = []  # made for new pages
+
+    def stage_all(self, files: Iterable[tuple[str, bytes]]) -> None:
+        for rel, data in files:
+            name = os.fspath(self.out / rel)
+            try:
+                with open(name, "rb") as current:
+                    differs = current.read() != data
+            except FileNotFoundError:
+                folder = os.path.dirname(name)
+                if not os.path.isdir(folder):
+                    os.makedirs(folder)
+                    self.folders.append(folder)
+                differs = True
+            if differs:
+                with open(name + ".tmp", "wb") as fresh:
+                    fresh.write(data)
+            self.files[rel] = (data, differs)
+
+    def place(self, rel: str, data: bytes) -> bool:
+        """Put a file in place (see put_file); whether it was written."""
+        found = self.files.pop(rel, None)
+        name = os.fspath(self.out / rel)
+        if found is None or (found[0] is not data and found[0] != data):
+            if found is not None and found[1]:
+                os.unlink(name + ".tmp")
+            return put_file(self.out / rel, data)
+        if found[1]:
+            os.replace(name + ".tmp", name)
+        return found[1]
+
+    def drop(self) -> None:
+        """Remove what was staged and not put in place."""
+        for rel, (_, written) in self.files.items():
+            if written:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.fspath(self.out / rel) + ".tmp")
+        self.files.clear()
+
+    def discard(self) -> None:
+        """Remove what was staged, and the folders made for it."""
+        self.drop()
+        root = self.out.resolve()
+        for folder in self.folders:
+            _prune(Path(folder).resolve(), root)
+        if self.made_out and self.out.is_dir() and not any(self.out.iterdir()):
+            self.out.rmdir()
+        self.folders.clear()
 
 
 def put_file(target: Path, data: bytes) -> bool:

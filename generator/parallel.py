@@ -78,10 +78,11 @@ async def render_ahead(
     workers: int,
     progress: Callable[[int, int], None] | None = None,
     min_pages: int = MIN_PAGES,
+    arrived: Callable[[dict[int, Rendered]], None] | None = None,
 ) -> dict[int, Rendered]:
     """Render `todo` (pages with their previous inputs) in `workers` forked processes, when
     there are at least `min_pages`; the results by index into `todo`, for the pages a helper
-    could render."""
+    could render. `arrived` is given each share as it comes back, while the others render."""
     global _JOB
     if workers < 2 or len(todo) < max(min_pages, workers) or _JOB is not None:
         return {}
@@ -98,6 +99,8 @@ async def render_ahead(
             for future in asyncio.as_completed(futures):
                 results = await future
                 done.update(results)
+                if arrived is not None:
+                    arrived(results)
                 finished += size
                 if progress:
                     progress(min(finished, len(todo)), len(todo))

@@ -248,6 +248,10 @@ def test_a_page_that_fails_to_render_fails_the_build_and_writes_nothing(
     assert tree(site) == before
     assert stamps(site) == times
     assert not listed.exists()
+    # into a folder not there yet: none is left behind, nor the pages' folders
+    fresh = tmp_path / "fresh" / "sites"
+    assert broken.run("build", "--out", str(fresh), "--jobs", jobs).returncode == 1
+    assert not fresh.exists()
 
 
 # -- what goes with the pages -----------------------------------------------------------------------
