@@ -367,7 +367,7 @@ class Dispatcher:
                 )
                 await self.bus.bury(delivery, error)
             else:
-                log.info(
+                log.debug(  # every attempt is in the deliveries' log (GraphQL) already
                     "%s: event %s retried in %s: %s",
                     subscriber.name,
                     delivery.event.id,
