@@ -77,6 +77,7 @@ class DevServer:
         self.api_model: dict[str, Any] | None = None  # that of the ecosystem serving the API
         self.background: set[asyncio.Future[Any]] = set()
         self.sources: dict[Path, tuple[tuple[int, int] | None, SourceFile]] = {}
+        self.manifest: tuple[Any, dict[str, dict[str, Any]]] = (None, {})  # its stamp, pages
 
     # the ecosystem ----------------------------------------------------------------------------
 
@@ -287,7 +288,7 @@ class DevServer:
         def touched(entry: dict[str, Any]) -> bool:
             return entry.get("landing") in landings
 
-        pages = _manifest_pages(self.site)
+        pages = self.manifest_pages()
         shown = {p for p in self.clients.values() if p in pages}
         if any(touched(e) and p not in shown for p, e in pages.items()) and shown:
             files = {pages[p].get("file") for p in shown if touched(pages[p])}
@@ -316,6 +317,20 @@ class DevServer:
         await self.into_copy(making(touched))
         self.library = library
         self.built = spec
+
+    def manifest_pages(self) -> dict[str, dict[str, Any]]:
+        """The pages of the build served, as its manifest lists them: read again only when the
+        manifest is another file (a reload asks twice, a data model change looks at what every
+        page read)."""
+        path = self.site / MANIFEST
+        try:
+            stat = path.stat()
+            stamp: Any = (path, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None
+        if stamp is None or stamp != self.manifest[0]:
+            self.manifest = (stamp, _manifest_pages(self.site))
+        return self.manifest[1]
 
     def arrival(self, path: str) -> asyncio.Event:
         """An event set when a page at `path` next connects (it has reloaded) or fetches its
@@ -421,7 +436,7 @@ class DevServer:
         if not changed:
             return set()
         out = {n for n, landing in spec.landings.items() if _names(landing.model_dump(), changed)}
-        for entry in _manifest_pages(self.site).values():
+        for entry in self.manifest_pages().values():
             reads = set((entry.get("reads") or {}).get("entities") or [])
             if reads & changed and entry.get("landing") in spec.landings:
                 out.add(entry["landing"])
