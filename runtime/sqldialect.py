@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Integer, String, Text, case, cast, func, literal, literal_column, type_coerce
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 Expr = ColumnElement[Any]
@@ -14,6 +14,13 @@ Expr = ColumnElement[Any]
 def _key(name: str) -> Expr:
     """A JSON key written into the statement (GraphQL names and aliases are plain words)."""
     return literal_column("'" + name.replace("'", "''") + "'", String())
+
+
+def _flat(pairs: list[tuple[str, Expr]]) -> list[Any]:
+    args: list[Any] = []
+    for key, value in pairs:
+        args.extend([_key(key), value])
+    return args
 
 
 class SqlDialect:
@@ -25,11 +32,19 @@ class SqlDialect:
     # this many and writes deeper records as common table expressions (None: no such limit).
     parser_stack: int | None = 96
 
+    # SQLite's functions take at most 127 arguments: json_object 63 pairs, json_insert as many
+    # after the object it adds to
+    max_pairs = 63
+
     def obj(self, pairs: list[tuple[str, Expr]]) -> Expr:
-        args: list[Any] = []
-        for key, value in pairs:
-            args.extend([_key(key), value])
-        return func.json_object(*args, type_=Text())
+        """A JSON object of the pairs, in their order (a client's selection order)."""
+        value = func.json_object(*_flat(pairs[: self.max_pairs]), type_=Text())
+        for start in range(self.max_pairs, len(pairs), self.max_pairs):
+            args: list[Any] = []
+            for key, item in pairs[start : start + self.max_pairs]:
+                args.extend([literal_column("'$.\"" + key.replace("'", "''") + "\"'"), item])
+            value = func.json_insert(value, *args, type_=Text())  # appended, in order
+        return value
 
     def array(self, value: Expr, order: Expr | None = None) -> Expr:
         """A JSON array of `value` over the rows of a derived table, in its order."""
@@ -98,11 +113,25 @@ class PostgresDialect(SqlDialect):
     name = "postgresql"
     parser_stack = None
 
+    # a PostgreSQL function takes at most 100 arguments
+    max_pairs = 50
+
     def obj(self, pairs: list[tuple[str, Expr]]) -> Expr:
-        args: list[Any] = []
-        for key, value in pairs:
-            args.extend([_key(key), value])
-        return func.json_build_object(*args, type_=Text())
+        """A JSON object of the pairs, in their order: past 50 pairs, objects of 50 spliced as
+        text (jsonb's || would sort the keys)."""
+        parts = [
+            func.json_build_object(*_flat(pairs[start : start + self.max_pairs]), type_=Text())
+            for start in range(0, len(pairs), self.max_pairs)
+        ] or [func.json_build_object(type_=Text())]
+        value: Expr = parts[0]
+        for part in parts[1:]:
+            spliced = (
+                func.left(cast(value, Text()), -1)
+                .concat(literal_column("','"))
+                .concat(func.substr(cast(part, Text()), 2))
+            )
+            value = type_coerce(cast(spliced, JSON()), Text())
+        return value
 
     def array(self, value: Expr, order: Expr | None = None) -> Expr:
         agg = (

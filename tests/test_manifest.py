@@ -125,7 +125,8 @@ def manifests(draw: st.DrawFn) -> dict[str, Any]:
         for item in draw(st.sets(st.integers(1, 12), max_size=8)):
             part = "failed" if draw(st.integers(0, 5)) == 0 else "pages"
             manifest[part][f"/{landing}/{item}/"] = draw(entries(landing, item))
-    return json.loads(json.dumps(manifest))  # as read back from the file
+    read_back: dict[str, Any] = json.loads(json.dumps(manifest))  # as from the file
+    return read_back
 
 
 @st.composite
