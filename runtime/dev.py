@@ -230,7 +230,9 @@ class DevServer:
         refused with a MigrationError naming them); every request from now on sees it."""
         old = self.ecosystem
         # the new ecosystem is made while the database migrates: it needs no tables to be made
-        migrating = asyncio.ensure_future(asyncio.to_thread(migrate, spec, old.url))
+        migrating = asyncio.ensure_future(
+            asyncio.to_thread(migrate, spec, old.url, plan_first=False)
+        )
         try:
             fresh = await asyncio.to_thread(
                 Ecosystem.build, self.project, spec, old.url, production=False

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from generator.access import Access
 from generator.api import build_schema
-from generator.errors import MigrationError
 from generator.loader import load_spec
 from generator.model import Spec
 from runtime.auth import Authenticator
@@ -165,13 +164,4 @@ class BusLoop:
 
 def migrate_additive(spec: Spec, url: URL) -> MigrationPlan:
     """Apply the changes that lose nothing; refuse to start on any other, naming them."""
-    plan = migrate(spec, url, plan_only=True)
-    if not plan.additive:
-        pending = [c for c in plan.changes if c.data_loss or c.blocked]
-        raise MigrationError(
-            "the database needs changes that are not additive; review them with "
-            "`ecospec migrate --plan`:\n" + "\n".join(f"  {c}" for c in pending)
-        )
-    if plan.changes:
-        return migrate(spec, url)
-    return plan
+    return migrate(spec, url, additive_only=True)

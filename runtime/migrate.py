@@ -482,14 +482,26 @@ def migrate(
     *,
     plan_only: bool = False,
     allow_data_loss: bool = False,
+    additive_only: bool = False,
+    plan_first: bool = True,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> MigrationPlan:
-    """Compare the database with the spec; apply the plan unless asked only for it."""
-    engine = sync_engine(url)
-    try:
-        plan = _run(engine, spec, apply=False)
-        if plan_only or not plan.changes:
-            return plan
+    """Compare the database with the spec; apply the plan unless asked only for it. With
+    `additive_only`, apply it only if it loses nothing (what `serve` and `dev` do at start).
+
+    The plan is made reading only, and made again in the transaction that applies it, which
+    refuses it the same way should the database have changed in between. Without `plan_first`
+    (a data model just changed: there is something to apply) it is made once, in that
+    transaction: on SQLite other writers wait meanwhile, and a plan that would lose data
+    refused there needs no backup."""
+
+    def refuse(plan: MigrationPlan) -> None:
+        if additive_only and not plan.additive:
+            pending = [c for c in plan.changes if c.data_loss or c.blocked]
+            raise MigrationError(
+                "the database needs changes that are not additive; review them with "
+                "`ecospec migrate --plan`:\n" + "\n".join(f"  {c}" for c in pending)
+            )
         if plan.blocked:
             raise MigrationError(
                 "the database cannot follow the spec:\n" + "\n".join(f"  {c}" for c in plan.blocked)
@@ -499,6 +511,15 @@ def migrate(
                 "refusing changes that would lose data (run `ecospec migrate --allow-data-loss` to apply them):\n"
                 + "\n".join(f"  {c}" for c in plan.data_loss)
             )
+
+    engine = sync_engine(url)
+    try:
+        if not plan_first and not plan_only and not allow_data_loss:
+            return _run(engine, spec, apply=True, refuse=refuse)
+        plan = _run(engine, spec, apply=False)
+        if plan_only or not plan.changes:
+            return plan
+        refuse(plan)
         backup = None
         path = sqlite_file(url)
         if plan.data_loss and path is not None and path.exists():
@@ -506,14 +527,20 @@ def migrate(
             stamp = now().strftime("%Y%m%d-%H%M%S")
             backup = path.with_name(f"{path.name}.{stamp}.bak")
             shutil.copy2(path, backup)
-        applied = _run(engine, spec, apply=True)
+        applied = _run(engine, spec, apply=True, refuse=refuse)
         applied.backup = backup
         return applied
     finally:
         engine.dispose()
 
 
-def _run(engine: Any, spec: Spec, *, apply: bool) -> MigrationPlan:
+def _run(
+    engine: Any,
+    spec: Spec,
+    *,
+    apply: bool,
+    refuse: Callable[[MigrationPlan], None] | None = None,
+) -> MigrationPlan:
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             if not apply:
@@ -527,6 +554,8 @@ def _run(engine: Any, spec: Spec, *, apply: bool) -> MigrationPlan:
                 planner.renames()
                 planner.compare()
                 if apply:
+                    if refuse is not None:
+                        refuse(MigrationPlan(planner.changes))  # raises: nothing is applied
                     planner.apply(conn)
                     if conn.dialect.name == "sqlite":
                         broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

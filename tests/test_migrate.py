@@ -534,3 +534,41 @@ def test_serve_applies_additive_changes_and_refuses_the_rest(project: Project) -
     )
     with project.engine() as engine, engine.connect() as conn:
         assert conn.execute(select(text("count(*)")).select_from(text("product"))).scalar() == 1
+
+
+def test_planned_and_applied_at_once_refuses_the_same_and_changes_nothing(
+    project: Project,
+) -> None:
+    # what `ecospec dev` does after a data model changed: one comparison, in the transaction
+    # that applies it
+    plan = project.migrate(V1, plan_first=False)
+    assert [c.description for c in spec_changes(plan)][:1] == ["create table product"]
+    project.insert(V1, "product", {"name": "tea", "color": "green"})
+    with_note = entities(
+        """
+        name: {type: string, required: true, max_length: 50}
+        color: {type: string}
+        status: {type: enum, values: [draft, on_sale]}
+        note: {type: string, max_length: 20}
+        """
+    )
+    assert project.lines(with_note, plan_first=False) == [
+        "spec/entities/shop.yaml:7:13: add column product.note"
+    ]
+    assert project.migrate(with_note, plan_first=False).changes == []
+    without_color = entities(
+        """
+        name: {type: string, required: true, max_length: 50}
+        status: {type: enum, values: [draft, on_sale]}
+        note: {type: string, max_length: 20}
+        """
+    )
+    with pytest.raises(MigrationError) as refused:
+        project.migrate(without_color, plan_first=False)
+    assert str(refused.value) == (
+        "refusing changes that would lose data (run `ecospec migrate --allow-data-loss` to apply"
+        " them):\n  spec/entities/shop.yaml:3:5: drop column product.color (1 record with a value)"
+    )
+    columns = ["id", "name", "color", "status", "created_at", "updated_at", "note"]  # added: last
+    assert project.columns("product") == columns
+    assert project.rows("product", "name", "color") == [("tea", "green")]
