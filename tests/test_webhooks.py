@@ -133,7 +133,12 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        class Server(ThreadingHTTPServer):
+            # a backlog as a real receiver's: several workers connect at once (the default 5 is
+            # overrun when the machine is busy, and a connection turned away is an attempt lost)
+            request_queue_size = 128
+
+        server = Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         self.server = server
         return self
