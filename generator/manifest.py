@@ -139,53 +139,37 @@ class PageIndex:
             return
         self.entries[part][path] = entry
         self.landings[part].setdefault(entry.get("landing"), {})[path] = entry
-        self.items.setdefault((entry.get("landing"), str(entry.get("item"))), set()).add(
-            (part, path)
-        )
-        reads = entry.get("reads") or {}
-        for entity, ids in (reads.get("records") or {}).items():
-            by_id = self.records.setdefault(entity, {})
-            for rid in ids:
-                by_id.setdefault(str(rid), set()).add((part, path))
-        for position, read in enumerate(reads.get("filters") or []):
-            slot = (part, path, position)
-            anchor = _anchor(spec, read)
-            if anchor is None:
-                self.loose.setdefault(str(read.get("entity")), set()).add(slot)
-            else:
-                key, value = anchor
-                self.anchored.setdefault(key, {}).setdefault(value, set()).add(slot)
+        for holders, key, member in self._places(spec, part, path, entry):
+            holders.setdefault(key, set()).add(member)
 
     def _remove(self, spec: Spec, part: str, path: str) -> None:
         entry = self.entries[part].pop(path)
         self.landings[part].get(entry.get("landing"), {}).pop(path, None)
-        item = (entry.get("landing"), str(entry.get("item")))
-        holders = self.items.get(item)
-        if holders is not None:
-            holders.discard((part, path))
-            if not holders:
-                del self.items[item]
+        for holders, key, member in self._places(spec, part, path, entry):
+            found = holders.get(key)
+            if found is not None:
+                found.discard(member)
+                if not found:
+                    del holders[key]
+
+    def _places(
+        self, spec: Spec, part: str, path: str, entry: dict[str, Any]
+    ) -> Iterator[tuple[dict[Any, set[Any]], Any, Any]]:
+        """Where an entry is filed: (the mapping, its key, what is filed there)."""
+        yield self.items, (entry.get("landing"), str(entry.get("item"))), (part, path)
         reads = entry.get("reads") or {}
         for entity, ids in (reads.get("records") or {}).items():
-            by_id = self.records.get(entity, {})
+            by_id = self.records.setdefault(entity, {})
             for rid in ids:
-                holders = by_id.get(str(rid))
-                if holders is not None:
-                    holders.discard((part, path))
-                    if not holders:
-                        del by_id[str(rid)]
+                yield by_id, str(rid), (part, path)
         for position, read in enumerate(reads.get("filters") or []):
             slot = (part, path, position)
             anchor = _anchor(spec, read)
             if anchor is None:
-                self.loose.get(str(read.get("entity")), set()).discard(slot)
+                yield self.loose, str(read.get("entity")), slot
             else:
                 key, value = anchor
-                slots = self.anchored.get(key, {}).get(value)
-                if slots is not None:
-                    slots.discard(slot)
-                    if not slots:
-                        del self.anchored[key][value]
+                yield self.anchored.setdefault(key, {}), value, slot
 
 
 def _anchor(spec: Spec, read: dict[str, Any]) -> tuple[tuple[str, str], str] | None:
@@ -215,7 +199,7 @@ def _part(manifest: dict[str, Any], part: str) -> dict[str, Any]:
 
 @dataclass
 class _Kept:
-    stamp: tuple[int, int]  # the file's modification time and size
+    stamp: tuple[int, int, int]  # the file's inode, modification time and size
     manifest: dict[str, Any]  # never changed in place: a build makes a new one
     index: PageIndex | None = None
     indexed_for: Spec | None = None
@@ -267,11 +251,9 @@ def page_index(spec: Spec, out: Path) -> PageIndex:
 
 
 def write_manifest(out: Path, manifest: dict[str, Any], spec: Spec) -> None:
-    """Write the manifest at once (a new file put in place), unless it is the one there."""
+    """Write the manifest at once (a new file put in place)."""
     path = out / MANIFEST
     before = _current(path)
-    if before is not None and before.manifest is manifest:
-        return
     data = orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS) + b"\n"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
@@ -290,7 +272,7 @@ def _current(path: Path) -> _Kept | None:
     except OSError:
         return None
     kept = _KEPT.get(str(path.resolve()))
-    if kept is not None and kept.stamp == (stat.st_mtime_ns, stat.st_size):
+    if kept is not None and kept.stamp == (stat.st_ino, stat.st_mtime_ns, stat.st_size):
         return kept
     return None
 
@@ -302,7 +284,7 @@ def _remember(path: Path, data: dict[str, Any]) -> _Kept | None:
         return None
     key = str(path.resolve())
     _KEPT.pop(key, None)
-    kept = _KEPT[key] = _Kept((stat.st_mtime_ns, stat.st_size), data)
+    kept = _KEPT[key] = _Kept((stat.st_ino, stat.st_mtime_ns, stat.st_size), data)
     while len(_KEPT) > _KEEP:
         del _KEPT[next(iter(_KEPT))]
     return kept
