@@ -35,6 +35,7 @@ from generator.blocks import BlockLibrary, block_files, load_blocks
 from generator.build import MANIFEST, SiteBuilder, build_site, put_file
 from generator.errors import BuildError, EcospecError, Severity, relative_name
 from generator.loader import SPEC_DIR, LoadResult, load_sources, spec_files
+from generator.manifest import read_manifest
 from generator.model import Spec
 from generator.sitedata import DataSource
 from generator.source import SourceFile, read_yaml
@@ -77,7 +78,6 @@ class DevServer:
         self.api_model: dict[str, Any] | None = None  # that of the ecosystem serving the API
         self.background: set[asyncio.Future[Any]] = set()
         self.sources: dict[Path, tuple[tuple[int, int] | None, SourceFile]] = {}
-        self.manifest: tuple[Any, dict[str, dict[str, Any]]] = (None, {})  # its stamp, pages
 
     # the ecosystem ----------------------------------------------------------------------------
 
@@ -321,18 +321,12 @@ class DevServer:
         self.built = spec
 
     def manifest_pages(self) -> dict[str, dict[str, Any]]:
-        """The pages of the build served, as its manifest lists them: read again only when the
-        manifest is another file (a reload asks twice, a data model change looks at what every
-        page read)."""
-        path = self.site / MANIFEST
-        try:
-            stat = path.stat()
-            stamp: Any = (path, stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        except OSError:
-            stamp = None
-        if stamp is None or stamp != self.manifest[0]:
-            self.manifest = (stamp, _manifest_pages(self.site))
-        return self.manifest[1]
+        """The pages of the build served, as its manifest lists them (read again only when the
+        manifest is another file: see generator.manifest)."""
+        pages = read_manifest(self.site).get("pages")
+        if not isinstance(pages, dict):
+            return {}
+        return {p: e for p, e in pages.items() if isinstance(e, dict)}
 
     def arrival(self, path: str) -> asyncio.Event:
         """An event set when a page at `path` next connects (it has reloaded) or fetches its
@@ -662,18 +656,6 @@ def _rewritten_in_place(rel: str, static: Path) -> bool:
     """Whether a build writes into a file of the site as it is (the manifest, the static files)
     rather than putting a new one in its place."""
     return rel == MANIFEST or (static / rel).is_file()
-
-
-def _manifest_pages(site: Path) -> dict[str, dict[str, Any]]:
-    """The pages a build made, by URL path, as its manifest lists them."""
-    try:
-        manifest = json.loads((site / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    pages = manifest.get("pages") if isinstance(manifest, dict) else None
-    if not isinstance(pages, dict):
-        return {}
-    return {p: e for p, e in pages.items() if isinstance(e, dict)}
 
 
 def _page_path(path: str) -> str:
