@@ -39,7 +39,7 @@ pytest: $(STAMP)
 
 # GraphiQL's browser files, from the npm registry (optional; GET /graphql falls back to a small page).
 graphiql:
-	-./runtime/static/fetch-graphiql.sh
+	-./ecospec/runtime/static/fetch-graphiql.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

@@ -74,18 +74,18 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from generator.blocks import load_blocks
-from generator.build import build_site
-from generator.loader import load_spec
-from generator.model import Webhook
-from generator.render import money
-from runtime.bus import DatabaseBus, Delivery, Dispatcher, publish
-from runtime.database import async_engine
-from runtime.ecosystem import Ecosystem
-from runtime.migrate import migrate
-from runtime.sitesource import InProcessSource
-from runtime.system import deliveries
-from runtime.webhooks import WebhookSubscriber, sign
+from ecospec.generator.blocks import load_blocks
+from ecospec.generator.build import build_site
+from ecospec.generator.loader import load_spec
+from ecospec.generator.model import Webhook
+from ecospec.generator.render import money
+from ecospec.runtime.bus import DatabaseBus, Delivery, Dispatcher, publish
+from ecospec.runtime.database import async_engine
+from ecospec.runtime.ecosystem import Ecosystem
+from ecospec.runtime.migrate import migrate
+from ecospec.runtime.sitesource import InProcessSource
+from ecospec.runtime.system import deliveries
+from ecospec.runtime.webhooks import WebhookSubscriber, sign
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -540,7 +540,7 @@ def enlarge(url: str, pages: int) -> dict[str, int]:
     """Add complexes (4 buildings of 75 apartments each, a third of them sold) until the public
     apartments number about `pages`; the counts of the site's records."""
     eco_spec = load_spec(ROOT)
-    from runtime.catalog import build_catalog
+    from ecospec.runtime.catalog import build_catalog
 
     catalog = build_catalog(eco_spec)
     tables = {name: catalog.entities[name].table for name in ("Complex", "Building", "Apartment")}

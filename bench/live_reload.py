@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 ROOT = Path(__file__).resolve().parent.parent
+DEMO_FOLDERS = {"spec": "spec", "blocks": "ecospec/blocks", "static": "static"}
 # Run as a script, this folder comes first on sys.path, and bench/graphql.py would stand in for
 # the graphql package the runtime imports (for --profile).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -395,7 +396,9 @@ def demo_project(folder: Path) -> Path:
     project = folder / "demo"
     for name in ("spec", "blocks", "static"):
         shutil.copytree(
-            ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            ROOT / DEMO_FOLDERS[name],
+            project / name,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
     for command in ("migrate", "seed"):
         subprocess.run(
@@ -661,10 +664,10 @@ def profile_reload(folder: Path, repeat: int) -> None:
     timed by wrapping the functions it calls, and build_site's own stages the same way."""
     from watchfiles import Change
 
-    import generator.build as build_module
-    import runtime.dev as dev_module
-    from runtime.dev import DevServer
-    from runtime.ecosystem import Ecosystem
+    import ecospec.generator.build as build_module
+    import ecospec.runtime.dev as dev_module
+    from ecospec.runtime.dev import DevServer
+    from ecospec.runtime.ecosystem import Ecosystem
 
     project = demo_project(folder / "profile")
     stages: dict[str, float] = {}

@@ -43,9 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # graphql package; the repository's root goes there instead.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from generator.sitedata import Reads, SiteData  # noqa: E402
-from runtime.ecosystem import Ecosystem  # noqa: E402
-from runtime.sitesource import InProcessSource  # noqa: E402
+from ecospec.generator.sitedata import Reads, SiteData  # noqa: E402
+from ecospec.runtime.ecosystem import Ecosystem  # noqa: E402
+from ecospec.runtime.sitesource import InProcessSource  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -293,7 +293,7 @@ HUGO_404 = (
 
 def ecospec(*args: str, env: dict[str, str]) -> None:
     exe = BIN / "ecospec"
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "cli"]
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "ecospec"]
     done = subprocess.run([*command, *args], env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"ecospec {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
@@ -316,7 +316,7 @@ PUBLIC_COUNT = "{ apartmentsAggregate { count } }"
 async def add_apartments(project: Path, pages: int, seed: int) -> tuple[int, int]:
     """Generated apartments, free or booked in public complexes, until the public role sees
     `pages`; returns (added, public). Written with the runtime's own writer (checks included)."""
-    from runtime.writes import Writer
+    from ecospec.runtime.writes import Writer
 
     eco = Ecosystem.build(project)
     try:
@@ -380,7 +380,7 @@ async def public_apartments(project: Path) -> list[dict[str, Any]]:
 def hugo_site(folder: Path, project: Path, records: list[dict[str, Any]], built: Path) -> Path:
     """A Hugo site of the same records: content with JSON front matter, the twin layout, the
     same static files, and the CSS and form script the Ecospec build made."""
-    from generator.loader import load_spec
+    from ecospec.generator.loader import load_spec
 
     spec = load_spec(project)
     site = folder / "hugo"
@@ -429,13 +429,13 @@ def hugo_site(folder: Path, project: Path, records: list[dict[str, Any]], built:
 
 
 def _money(value: Any) -> str:
-    from generator.render import money
+    from ecospec.generator.render import money
 
     return money(value)
 
 
 def _area(value: Any) -> str:
-    from generator.render import number
+    from ecospec.generator.render import number
 
     return number(value, 1).replace(",0", "")
 
@@ -620,7 +620,7 @@ def bench(args: argparse.Namespace, work: Path) -> int:
     )
 
     exe = BIN / "ecospec"
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "cli"]
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "ecospec"]
     ours = Contender(
         "ecospec build",
         [*command, "build", "--project", str(project), "--out", str(work / "out-ecospec")],

@@ -36,10 +36,10 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from generator.checks import check_spec
-from generator.errors import Diagnostic, relative_name
-from generator.jsonschema import spec_file_schema, spec_file_schema_text
-from generator.loader import (
+from ecospec.generator.checks import check_spec
+from ecospec.generator.errors import Diagnostic, relative_name
+from ecospec.generator.jsonschema import spec_file_schema, spec_file_schema_text
+from ecospec.generator.loader import (
     SPEC_DIR,
     LoadResult,
     _locate,
@@ -49,7 +49,7 @@ from generator.loader import (
     load_project,
     spec_files,
 )
-from generator.source import read_yaml
+from ecospec.generator.source import read_yaml
 
 # The generated project ------------------------------------------------------------------------
 

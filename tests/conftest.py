@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from generator.scaffold import scaffold
+from ecospec.generator.scaffold import scaffold
 
 ROOT = Path(__file__).resolve().parent.parent
+# A copy of the demo project: its folders, with the built-in blocks as the project's own blocks/.
+DEMO_FOLDERS = {"spec": "spec", "blocks": "ecospec/blocks", "static": "static"}
 DEMO_SPEC = ROOT / "spec"
 
 WriteSpec = Callable[[Path, dict[str, str]], Path]

@@ -30,14 +30,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from generator.loader import load_spec
-from generator.model import Spec
-from generator.slugs import slugify
-from runtime.catalog import build_catalog
-from runtime.database import async_engine
-from runtime.ecosystem import Ecosystem
-from runtime.migrate import migrate
-from runtime.seed import SeedReport, load_seed
+from ecospec.generator.loader import load_spec
+from ecospec.generator.model import Spec
+from ecospec.generator.slugs import slugify
+from ecospec.runtime.catalog import build_catalog
+from ecospec.runtime.database import async_engine
+from ecospec.runtime.ecosystem import Ecosystem
+from ecospec.runtime.migrate import migrate
+from ecospec.runtime.seed import SeedReport, load_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ENV = "ECOSPEC_TEST_POSTGRES_URL"

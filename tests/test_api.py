@@ -16,10 +16,10 @@ from graphql import (
     GraphQLSchema,
 )
 
-from cli import main
-from generator.api import DATE, DATETIME, DECIMAL, MONEY, build_schema, schema_sdl
-from generator.loader import load_spec
-from generator.naming import camel, entity_names, pascal, pluralize
+from ecospec.cli import main
+from ecospec.generator.api import DATE, DATETIME, DECIMAL, MONEY, build_schema, schema_sdl
+from ecospec.generator.loader import load_spec
+from ecospec.generator.naming import camel, entity_names, pascal, pluralize
 
 pytest_plugins = ["dbs"]
 

@@ -22,8 +22,8 @@ import pytest
 from dbs import ROOT, SeededDemo, api_on, copy_sqlite, sqlite_path, sqlite_url
 from graphql import IntrospectionQuery, build_client_schema, get_introspection_query, print_schema
 
-from runtime.app import create_app
-from runtime.graphiql import assets_installed
+from ecospec.runtime.app import create_app
+from ecospec.runtime.graphiql import assets_installed
 
 pytest_plugins = ["dbs"]
 
@@ -353,7 +353,7 @@ def serving(project: Path, database: str, logs: Path) -> Iterator[str]:
     installed script, the same entry point runs as `python -m cli` from the repository."""
     port = free_port()
     script = Path(sys.executable).parent / "ecospec"
-    command = [str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "ecospec"]
     env = {**os.environ, "ECOSPEC_DATABASE_URL": database, "ECOSPEC_JWT_SECRET": SECRET}
     env.pop("ECOSPEC_ENV", None)
     with (logs / "out.log").open("w") as out, (logs / "err.log").open("w") as err:

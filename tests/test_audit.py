@@ -25,11 +25,11 @@ from dbs import (
 from sqlalchemy import func, select
 from test_auth import SECRET, Served
 
-from generator.access import Access
-from runtime.credentials import create_key
-from runtime.database import sync_engine
-from runtime.permissions import Session
-from runtime.system import audit
+from ecospec.generator.access import Access
+from ecospec.runtime.credentials import create_key
+from ecospec.runtime.database import sync_engine
+from ecospec.runtime.permissions import Session
+from ecospec.runtime.system import audit
 
 pytest_plugins = ["dbs"]
 

@@ -28,14 +28,14 @@ from dbs import ROOT, SeededDemo, copy_sqlite, demo_spec, resolve, sqlite_path, 
 from sqlalchemy import select
 from sqlalchemy.pool import QueuePool
 
-from cli import main
-from generator.errors import EcospecError, UsageError
-from generator.model import Spec
-from runtime.app import create_app
-from runtime.credentials import create_key, list_keys, mint_token, revoke_key
-from runtime.database import sync_engine
-from runtime.ecosystem import Ecosystem
-from runtime.system import api_keys
+from ecospec.cli import main
+from ecospec.generator.errors import EcospecError, UsageError
+from ecospec.generator.model import Spec
+from ecospec.runtime.app import create_app
+from ecospec.runtime.credentials import create_key, list_keys, mint_token, revoke_key
+from ecospec.runtime.database import sync_engine
+from ecospec.runtime.ecosystem import Ecosystem
+from ecospec.runtime.system import api_keys
 
 pytest_plugins = ["dbs"]
 

@@ -7,10 +7,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import ROOT, ecospec_executable
+from conftest import DEMO_FOLDERS, ROOT, ecospec_executable
 
-from generator.blocks import load_blocks
-from generator.loader import load_project
+from ecospec.generator.blocks import load_blocks
+from ecospec.generator.loader import load_project
 
 TEMPLATE = "blocks/hero/template.html.j2"
 
@@ -19,7 +19,7 @@ def project_with(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
     """A copy of the demo whose hero template has `old` replaced by `new`; the line changed."""
     project = tmp_path / "demo"
     for name in ("spec", "blocks", "static"):
-        shutil.copytree(ROOT / name, project / name)
+        shutil.copytree(ROOT / DEMO_FOLDERS[name], project / name)
     path = project / TEMPLATE
     text = path.read_text(encoding="utf-8")
     assert old in text
@@ -62,4 +62,6 @@ def test_a_block_without_a_template_is_named(tmp_path: Path) -> None:
         f"{TEMPLATE}:1:1: the block has no template.html.j2"
     ]
     # the project's hero is left out: the built-in one stands
-    assert library.blocks["hero"].folder.resolve() == (ROOT / "blocks" / "hero").resolve()
+    assert (
+        library.blocks["hero"].folder.resolve() == (ROOT / "ecospec" / "blocks" / "hero").resolve()
+    )

@@ -23,9 +23,9 @@ import httpx
 import pytest
 from dbs import ROOT, api_on, copy_sqlite, sqlite_url
 
-from generator.build import MANIFEST
-from generator.loader import load_spec
-from generator.model import Spec
+from ecospec.generator.build import MANIFEST
+from ecospec.generator.loader import load_spec
+from ecospec.generator.model import Spec
 
 BUILT = re.compile(r"^built (\d+) pages into .+: (\d+) written, (\d+) unchanged, (\d+) removed$")
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -33,7 +33,7 @@ SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 def ecospec_command() -> list[str]:
     script = Path(sys.executable).parent / "ecospec"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "ecospec"]
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,11 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 from test_webhooks import migrated, write_hooks_project
 
-from generator.model import Webhook
-from runtime.bus import DatabaseBus, Delivery, Dispatcher, Event, RetryLater, backoff
-from runtime.database import async_engine
-from runtime.system import audit, deliveries
-from runtime.writes import Actor, Writer
+from ecospec.generator.model import Webhook
+from ecospec.runtime.bus import DatabaseBus, Delivery, Dispatcher, Event, RetryLater, backoff
+from ecospec.runtime.database import async_engine
+from ecospec.runtime.system import audit, deliveries
+from ecospec.runtime.writes import Actor, Writer
 
 pytest_plugins = ["dbs"]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import cli
-from generator.jsonschema import spec_file_schema_text
+import ecospec.cli as cli
+from ecospec.generator.jsonschema import spec_file_schema_text
 
 WriteSpec = Callable[[Path, dict[str, str]], Path]
 

@@ -12,9 +12,9 @@ from dbs import SHOP, WriteSpec, resolve
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
-from cli import main
-from generator.loader import load_spec
-from runtime.database import database_url, sqlite_file, sync_engine
+from ecospec.cli import main
+from ecospec.generator.loader import load_spec
+from ecospec.runtime.database import database_url, sqlite_file, sync_engine
 
 pytest_plugins = ["dbs"]
 

@@ -11,13 +11,13 @@ import pytest
 from dbs import Api, WriteSpec, api_on, demo_spec, resolve
 from sqlalchemy import create_engine
 
-from generator.api import build_schema
-from generator.loader import load_spec
-from runtime.catalog import build_catalog
-from runtime.compiler import CompileError, decode_cursor, encode_cursor, to_id
-from runtime.execution import GraphQLService
-from runtime.explain import render
-from runtime.migrate import migrate
+from ecospec.generator.api import build_schema
+from ecospec.generator.loader import load_spec
+from ecospec.runtime.catalog import build_catalog
+from ecospec.runtime.compiler import CompileError, decode_cursor, encode_cursor, to_id
+from ecospec.runtime.execution import GraphQLService
+from ecospec.runtime.explain import render
+from ecospec.runtime.migrate import migrate
 
 pytest_plugins = ["dbs"]
 

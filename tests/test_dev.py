@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import yaml
-from conftest import ROOT, ecospec_executable
+from conftest import DEMO_FOLDERS, ROOT, ecospec_executable
 
-from generator.build import MANIFEST
-from generator.loader import load_project
-from generator.model import Spec
-from runtime.dev import SCRIPT_TAG, DevServer, follow, patchable
-from runtime.forms import TOO_FAST_MS
+from ecospec.generator.build import MANIFEST
+from ecospec.generator.loader import load_project
+from ecospec.generator.model import Spec
+from ecospec.runtime.dev import SCRIPT_TAG, DevServer, follow, patchable
+from ecospec.runtime.forms import TOO_FAST_MS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -106,7 +106,9 @@ def env() -> dict[str, str]:
 def copy_project(target: Path) -> Path:
     for name in ("spec", "blocks", "static"):
         shutil.copytree(
-            ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            ROOT / DEMO_FOLDERS[name],
+            target / name,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
     return target
 

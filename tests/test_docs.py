@@ -10,10 +10,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from cli import build_parser
-from generator.fieldtypes import ALL_OPERATORS, FIELD_TYPES
-from generator.loader import load_project
-from generator.model import FieldSpec, LandingFile, Spec
+from ecospec.cli import build_parser
+from ecospec.generator.fieldtypes import ALL_OPERATORS, FIELD_TYPES
+from ecospec.generator.loader import load_project
+from ecospec.generator.model import FieldSpec, LandingFile, Spec
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -220,7 +220,7 @@ def test_the_example_project_passes_check(tmp_path: Path) -> None:
 
 
 def test_every_block_and_parameter_is_documented() -> None:
-    from generator.blocks import load_blocks
+    from ecospec.generator.blocks import load_blocks
 
     text = read(DOCS / "blocks.md")
     library = load_blocks(ROOT)

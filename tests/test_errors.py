@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import (
+from ecospec.generator.errors import (
     Diagnostic,
     EcospecError,
     Location,

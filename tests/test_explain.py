@@ -13,8 +13,8 @@ from dbs import ROOT, Api, SeededDemo, demo_spec, resolve
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from cli import main
-from runtime.explain import QueryError, explain
+from ecospec.cli import main
+from ecospec.runtime.explain import QueryError, explain
 
 pytest_plugins = ["dbs"]
 

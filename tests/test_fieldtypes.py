@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from generator.fieldtypes import ALL_OPERATORS, FIELD_TYPES, value_problem
+from ecospec.generator.fieldtypes import ALL_OPERATORS, FIELD_TYPES, value_problem
 
 
 @pytest.mark.parametrize(

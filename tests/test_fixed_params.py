@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from generator.blocks import ParamSpec
-from generator.build import _fixed
+from ecospec.generator.blocks import ParamSpec
+from ecospec.generator.build import _fixed
 
 TEXT = ParamSpec(type="text")
 LINK = ParamSpec(type="link", params={"title": TEXT, "href": TEXT})

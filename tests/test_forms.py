@@ -21,12 +21,12 @@ import pytest
 import yaml
 from dbs import ROOT, SeededDemo, copy_sqlite, sqlite_path, sqlite_url
 
-from generator.blocks import load_blocks
-from generator.build import SiteBuilder
-from generator.loader import load_spec
-from generator.model import Spec
-from runtime.app import create_app
-from runtime.credentials import mint_token
+from ecospec.generator.blocks import load_blocks
+from ecospec.generator.build import SiteBuilder
+from ecospec.generator.loader import load_spec
+from ecospec.generator.model import Spec
+from ecospec.runtime.app import create_app
+from ecospec.runtime.credentials import mint_token
 
 pytest_plugins = ["dbs"]
 

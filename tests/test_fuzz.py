@@ -15,12 +15,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import cli
-from generator.errors import Diagnostic, Severity
-from generator.loader import LoadResult, load_project, load_sources
-from generator.model import Spec
-from generator.scaffold import scaffold
-from generator.source import parse_yaml
+import ecospec.cli as cli
+from ecospec.generator.errors import Diagnostic, Severity
+from ecospec.generator.loader import LoadResult, load_project, load_sources
+from ecospec.generator.model import Spec
+from ecospec.generator.scaffold import scaffold
+from ecospec.generator.source import parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_RECORDS_KEPT = 3  # the demo's long seed lists are cut: loading cost grows with their length

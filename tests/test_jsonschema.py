@@ -9,11 +9,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-import cli
-from generator.fieldtypes import FIELD_TYPES
-from generator.jsonschema import SCHEMA_ID, spec_file_schema, spec_file_schema_text
-from generator.scaffold import SCHEMA_FILE
-from generator.source import read_yaml
+import ecospec.cli as cli
+from ecospec.generator.fieldtypes import FIELD_TYPES
+from ecospec.generator.jsonschema import SCHEMA_ID, spec_file_schema, spec_file_schema_text
+from ecospec.generator.scaffold import SCHEMA_FILE
+from ecospec.generator.source import read_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 

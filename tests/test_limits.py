@@ -14,9 +14,9 @@ from dbs import CONTROL, Api, SeededDemo, api_on, demo_spec
 from graphql import OperationDefinitionNode, parse
 from test_auth import Served
 
-from generator.model import Limits
-from runtime.limits import Measure
-from runtime.permissions import Session
+from ecospec.generator.model import Limits
+from ecospec.runtime.limits import Measure
+from ecospec.runtime.permissions import Session
 
 pytest_plugins = ["dbs"]
 

@@ -33,16 +33,16 @@ from dbs import (
 from sqlalchemy import select, update
 from test_webhooks import ecospec_command, process_env, running, wait_for
 
-from generator.blocks import load_blocks
-from generator.build import MANIFEST, BuildReport, build_site
-from generator.manifest import page_index
-from generator.render import money
-from runtime.bus import DatabaseBus, Dispatcher
-from runtime.ecosystem import Ecosystem
-from runtime.livesites import CHANGED_LIST, SitesSubscriber
-from runtime.permissions import Session
-from runtime.sitesource import InProcessSource
-from runtime.system import deliveries
+from ecospec.generator.blocks import load_blocks
+from ecospec.generator.build import MANIFEST, BuildReport, build_site
+from ecospec.generator.manifest import page_index
+from ecospec.generator.render import money
+from ecospec.runtime.bus import DatabaseBus, Dispatcher
+from ecospec.runtime.ecosystem import Ecosystem
+from ecospec.runtime.livesites import CHANGED_LIST, SitesSubscriber
+from ecospec.runtime.permissions import Session
+from ecospec.runtime.sitesource import InProcessSource
+from ecospec.runtime.system import deliveries
 
 pytest_plugins = ["dbs"]
 

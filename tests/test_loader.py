@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import KeyPath, Location, Severity, SpecError
-from generator.loader import LoadResult, load_project, load_sources, load_spec
-from generator.model import CreateRule, Node, ReadRule, Spec, UpdateRule
-from generator.source import parse_yaml
+from ecospec.generator.errors import KeyPath, Location, Severity, SpecError
+from ecospec.generator.loader import LoadResult, load_project, load_sources, load_spec
+from ecospec.generator.model import CreateRule, Node, ReadRule, Spec, UpdateRule
+from ecospec.generator.source import parse_yaml
 
 WriteSpec = Callable[[Path, dict[str, str]], Path]
 

@@ -6,8 +6,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import Location
-from generator.source import SourceFile, read_yaml
+from ecospec.generator.errors import Location
+from ecospec.generator.source import SourceFile, read_yaml
 
 SYNTAX_LINE = "broken: [1, 2\n"
 

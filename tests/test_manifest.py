@@ -14,7 +14,7 @@ from dbs import demo_spec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.manifest import (
+from ecospec.generator.manifest import (
     MANIFEST,
     PARTS,
     Changed,
@@ -24,8 +24,8 @@ from generator.manifest import (
     read_manifest,
     write_manifest,
 )
-from generator.matching import matches, precedes
-from generator.model import Spec
+from ecospec.generator.matching import matches, precedes
+from ecospec.generator.model import Spec
 
 spec = functools.cache(demo_spec)
 

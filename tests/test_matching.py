@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from dbs import demo_spec
 
-from generator.matching import matches, precedes
-from generator.sitedata import cut_short
+from ecospec.generator.matching import matches, precedes
+from ecospec.generator.sitedata import cut_short
 
 APARTMENT = {
     "id": 12,

@@ -18,12 +18,12 @@ from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
-from generator.errors import MigrationError
-from generator.loader import load_spec
-from generator.model import Spec
-from generator.tables import build_metadata
-from runtime.ecosystem import migrate_additive
-from runtime.migrate import Change, MigrationPlan, migrate
+from ecospec.generator.errors import MigrationError
+from ecospec.generator.loader import load_spec
+from ecospec.generator.model import Spec
+from ecospec.generator.tables import build_metadata
+from ecospec.runtime.ecosystem import migrate_additive
+from ecospec.runtime.migrate import Change, MigrationPlan, migrate
 
 pytest_plugins = ["dbs"]
 

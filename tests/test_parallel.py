@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from conftest import ecospec_executable
 
-from generator.parallel import _Elsewhere, _NoSource, _run_now, default_workers
+from ecospec.generator.parallel import _Elsewhere, _NoSource, _run_now, default_workers
 
 
 async def _answer() -> bool:

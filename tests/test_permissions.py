@@ -39,15 +39,15 @@ from dbs import (
 )
 from sqlalchemy import func, select
 
-from generator.access import Access
-from generator.fieldtypes import ALL_OPERATORS
-from generator.loader import load_spec
-from generator.model import CreateRule, FieldSpec, UpdateRule, Where
-from generator.naming import camel, entity_names
-from runtime.migrate import migrate
-from runtime.permissions import RolePolicy, Session
-from runtime.system import audit
-from runtime.writes import Actor, WriteRejected
+from ecospec.generator.access import Access
+from ecospec.generator.fieldtypes import ALL_OPERATORS
+from ecospec.generator.loader import load_spec
+from ecospec.generator.model import CreateRule, FieldSpec, UpdateRule, Where
+from ecospec.generator.naming import camel, entity_names
+from ecospec.runtime.migrate import migrate
+from ecospec.runtime.permissions import RolePolicy, Session
+from ecospec.runtime.system import audit
+from ecospec.runtime.writes import Actor, WriteRejected
 
 pytest_plugins = ["dbs"]
 

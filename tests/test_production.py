@@ -22,9 +22,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from test_auth import Served
 
-from generator.model import Spec
-from runtime.auth import weak_secret_problem
-from runtime.migrate import migrate
+from ecospec.generator.model import Spec
+from ecospec.runtime.auth import weak_secret_problem
+from ecospec.runtime.migrate import migrate
 
 pytest_plugins = ["dbs"]
 

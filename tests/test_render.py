@@ -7,7 +7,7 @@ import pytest
 from jinja2 import TemplateError
 from jinja2.exceptions import SecurityError
 
-from generator.render import render_text, sandbox
+from ecospec.generator.render import render_text, sandbox
 
 ITEM = {"price": "5200000", "rooms": 2, "items": "ключ как у метода", "complex": {"name": "Гавань"}}
 

@@ -19,11 +19,11 @@ from dbs import (
     seed_records,
 )
 
-from generator.errors import EcospecError
-from generator.loader import load_spec
-from runtime.catalog import build_catalog
-from runtime.migrate import migrate
-from runtime.seed import seed_order
+from ecospec.generator.errors import EcospecError
+from ecospec.generator.loader import load_spec
+from ecospec.runtime.catalog import build_catalog
+from ecospec.runtime.migrate import migrate
+from ecospec.runtime.seed import seed_order
 
 pytest_plugins = ["dbs"]
 

@@ -36,12 +36,12 @@ from browser import (
     load_every_image,
 )
 
-from generator.blocks import load_blocks
-from generator.build import MANIFEST, SiteBuilder
-from generator.loader import load_spec
-from generator.model import Spec
-from generator.render import money
-from runtime.credentials import mint_token
+from ecospec.generator.blocks import load_blocks
+from ecospec.generator.build import MANIFEST, SiteBuilder
+from ecospec.generator.loader import load_spec
+from ecospec.generator.model import Spec
+from ecospec.generator.render import money
+from ecospec.runtime.credentials import mint_token
 
 # Without Playwright the `browser` fixture skips (or fails, in CI) and says why.
 with contextlib.suppress(ImportError):
@@ -68,7 +68,7 @@ def squash(text: str) -> str:
 
 def ecospec_command() -> list[str]:
     script = Path(sys.executable).parent / "ecospec"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "ecospec"]
 
 
 def free_port() -> int:

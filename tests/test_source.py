@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import Location
-from generator.source import SourceFile, parse_yaml, read_yaml
+from ecospec.generator.errors import Location
+from ecospec.generator.source import SourceFile, parse_yaml, read_yaml
 
 
 def parse(text: str) -> SourceFile:

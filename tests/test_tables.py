@@ -29,9 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from generator.columns import IsoDate, IsoDateTime, ScaledDecimal, to_utc
-from generator.tables import ColumnOrigin, build_metadata, column_name, table_name
-from runtime.database import sync_engine
+from ecospec.generator.columns import IsoDate, IsoDateTime, ScaledDecimal, to_utc
+from ecospec.generator.tables import ColumnOrigin, build_metadata, column_name, table_name
+from ecospec.runtime.database import sync_engine
 
 pytest_plugins = ["dbs"]
 

@@ -32,11 +32,11 @@ from conftest import ecospec_executable
 from dbs import ROOT, Api, api_on, new_database, resolve
 from sqlalchemy import select
 
-from generator.loader import load_spec
-from runtime.bus import DatabaseBus, Dispatcher
-from runtime.migrate import migrate
-from runtime.system import attempts, deliveries
-from runtime.webhooks import SIGNATURE_HEADER, WebhookSubscriber, sign, verify
+from ecospec.generator.loader import load_spec
+from ecospec.runtime.bus import DatabaseBus, Dispatcher
+from ecospec.runtime.migrate import migrate
+from ecospec.runtime.system import attempts, deliveries
+from ecospec.runtime.webhooks import SIGNATURE_HEADER, WebhookSubscriber, sign, verify
 
 pytest_plugins = ["dbs"]
 

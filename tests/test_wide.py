@@ -11,9 +11,9 @@ from typing import Any
 from conftest import WriteSpec
 from dbs import api_on, resolve
 
-from generator.loader import load_spec
-from runtime.ecosystem import migrate_additive
-from runtime.permissions import Session
+from ecospec.generator.loader import load_spec
+from ecospec.runtime.ecosystem import migrate_additive
+from ecospec.runtime.permissions import Session
 
 pytest_plugins = ["dbs"]
 

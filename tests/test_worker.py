@@ -35,10 +35,10 @@ from test_webhooks import (
     write_hooks_project,
 )
 
-from runtime.bus import DatabaseBus, Dispatcher
-from runtime.database import async_engine
-from runtime.system import attempts, audit, deliveries
-from runtime.webhooks import WebhookSubscriber, verify
+from ecospec.runtime.bus import DatabaseBus, Dispatcher
+from ecospec.runtime.database import async_engine
+from ecospec.runtime.system import attempts, audit, deliveries
+from ecospec.runtime.webhooks import WebhookSubscriber, verify
 
 pytest_plugins = ["dbs"]
 
@@ -46,10 +46,10 @@ READY = "worker for hooks: delivering to webhook:archive, webhook:crm"
 LAUNCHER = textwrap.dedent(
     """
     import datetime, sys
-    import runtime.bus
+    import ecospec.runtime.bus
     # `ecospec worker` itself, with the bus's lease set to argv[1] seconds (the CLI has no option)
-    runtime.bus.DatabaseBus.__init__.__defaults__ = (datetime.timedelta(seconds=float(sys.argv[1])),)
-    from cli import main
+    ecospec.runtime.bus.DatabaseBus.__init__.__defaults__ = (datetime.timedelta(seconds=float(sys.argv[1])),)
+    from ecospec.cli import main
     sys.exit(main(sys.argv[2:]))
     """
 )
