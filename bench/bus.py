@@ -79,13 +79,13 @@ from ecospec.generator.build import build_site
 from ecospec.generator.loader import load_spec
 from ecospec.generator.model import Webhook
 from ecospec.generator.render import money
-from ecospec.runtime.bus import DatabaseBus, Delivery, Dispatcher, publish
+from ecospec.runtime.bus import DatabaseBus, Dispatcher, publish
+from ecospec.runtime.capabilities.webhooks import WebhookSubscriber, sign
 from ecospec.runtime.database import async_engine
 from ecospec.runtime.ecosystem import Ecosystem
 from ecospec.runtime.migrate import migrate
-from ecospec.runtime.sitesource import InProcessSource
 from ecospec.runtime.system import deliveries
-from ecospec.runtime.webhooks import WebhookSubscriber, sign
+from ecospec.runtime.types import Delivery
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -714,7 +714,7 @@ async def latency(args: argparse.Namespace, folder: Path) -> Latency:
         out = project / "sites"
         try:
             started = time.perf_counter()
-            report = await build_site(eco.spec, library, InProcessSource(eco), project, out)
+            report = await build_site(eco.spec, library, eco.source(), project, out)
             result.first_build = time.perf_counter() - started
             result.pages = report.pages
             print(f"  first build: {report.pages} pages in {result.first_build:.1f} s", flush=True)
@@ -781,7 +781,7 @@ async def latency(args: argparse.Namespace, folder: Path) -> Latency:
         eco = Ecosystem.build(project, load_spec(project), sa_url(url))
         try:
             started = time.perf_counter()
-            await build_site(eco.spec, library, InProcessSource(eco), project, out)
+            await build_site(eco.spec, library, eco.source(), project, out)
             result.full_rebuild = time.perf_counter() - started
         finally:
             await eco.close()

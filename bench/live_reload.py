@@ -667,7 +667,7 @@ def profile_reload(folder: Path, repeat: int) -> None:
     import ecospec.generator.build as build_module
     import ecospec.runtime.dev as dev_module
     from ecospec.runtime.dev import DevServer
-    from ecospec.runtime.ecosystem import Ecosystem
+    from ecospec.runtime.ecosystem import Ecosystem, Live
 
     project = demo_project(folder / "profile")
     stages: dict[str, float] = {}
@@ -722,8 +722,7 @@ def profile_reload(folder: Path, repeat: int) -> None:
 
     async def run() -> None:
         server = DevServer(project)
-        server.holder["ecosystem"] = build(project, production=False)
-        await server.start()
+        await server.start(Live(build(project, production=False, live_sites=False)))
         line = hero_title_line(project)
         for i in range(repeat):
             for scenario in ("landing", "block", "stylesheet", "entity"):

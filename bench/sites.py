@@ -45,7 +45,6 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from ecospec.generator.sitedata import Reads, SiteData  # noqa: E402
 from ecospec.runtime.ecosystem import Ecosystem  # noqa: E402
-from ecospec.runtime.sitesource import InProcessSource  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -320,7 +319,7 @@ async def add_apartments(project: Path, pages: int, seed: int) -> tuple[int, int
 
     eco = Ecosystem.build(project)
     try:
-        source = InProcessSource(eco)
+        source = eco.source()
         counted = await source.execute(PUBLIC_COUNT, {})
         have = int(counted["apartmentsAggregate"]["count"])
         buildings = await source.execute(
@@ -371,7 +370,7 @@ async def public_apartments(project: Path) -> list[dict[str, Any]]:
     """Every apartment the public role reads, as the build reads them (same query shape)."""
     eco = Ecosystem.build(project)
     try:
-        data = SiteData(eco.spec, InProcessSource(eco))
+        data = SiteData(eco.spec, eco.source())
         return await data.records("Apartment", None, ["code"], None, Reads())
     finally:
         await eco.close()

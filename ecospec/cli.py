@@ -131,7 +131,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from ecospec.runtime.ecosystem import Ecosystem, migrate_additive
+    from ecospec.runtime.ecosystem import Ecosystem
+    from ecospec.runtime.migrate import migrate_additive
     from ecospec.runtime.seed import load_seed
 
     eco = Ecosystem.build(args.project)
@@ -140,7 +141,7 @@ def _seed(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         try:
-            report = await load_seed(eco.engine, eco.catalog)
+            report = await load_seed(eco.engine, eco.writer)
         finally:
             await eco.close()
         created = sum(report.created.values())
@@ -189,7 +190,7 @@ def _apikey(args: argparse.Namespace) -> int:
     from ecospec.generator.loader import load_spec
     from ecospec.runtime.credentials import create_key, list_keys, parse_claims, revoke_key
     from ecospec.runtime.database import database_url, sync_engine
-    from ecospec.runtime.ecosystem import migrate_additive
+    from ecospec.runtime.migrate import migrate_additive
 
     spec = load_spec(args.project)
     url = database_url(spec, args.project)
@@ -236,8 +237,9 @@ def _build(args: argparse.Namespace) -> int:
     from ecospec.generator.build import build_site, progress_bar
     from ecospec.generator.loader import load_spec
     from ecospec.generator.parallel import MIN_PAGES, default_workers
-    from ecospec.runtime.ecosystem import Ecosystem, migrate_additive
-    from ecospec.runtime.sitesource import HttpSource, InProcessSource
+    from ecospec.runtime.ecosystem import Ecosystem
+    from ecospec.runtime.migrate import migrate_additive
+    from ecospec.runtime.sitesource import HttpSource
 
     spec = load_spec(args.project)
     library = load_blocks(args.project)
@@ -273,7 +275,7 @@ def _build(args: argparse.Namespace) -> int:
                 report = await build_site(
                     spec,
                     library,
-                    InProcessSource(eco),
+                    eco.source(),
                     args.project,
                     out,
                     progress=progress_bar(),
@@ -299,11 +301,10 @@ def _build(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     import signal
 
-    import httpx
+    from ecospec.runtime.ecosystem import Ecosystem
+    from ecospec.runtime.migrate import migrate_additive
 
-    from ecospec.runtime.ecosystem import Ecosystem, migrate_additive
-
-    eco = Ecosystem.build(args.project)
+    eco = Ecosystem.build(args.project, sites=args.sites)
     migrate_additive(eco.spec, eco.url)
     _log_progress()
 
@@ -312,14 +313,13 @@ def _worker(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with httpx.AsyncClient() as client:
-            dispatcher = eco.start_bus(args.sites or args.project / "sites", client)
-            names = ", ".join(s.name for s in dispatcher.subscribers) or "none"
-            print(f"worker for {eco.spec.ecosystem}: delivering to {names}", flush=True)
-            try:
-                await dispatcher.run(stop)
-            finally:
-                await eco.close()
+        dispatcher = eco.dispatcher()
+        names = ", ".join(s.name for s in dispatcher.subscribers) or "none"
+        print(f"worker for {eco.spec.ecosystem}: delivering to {names}", flush=True)
+        try:
+            await dispatcher.run(stop)
+        finally:
+            await eco.close()
 
     asyncio.run(run())
     return 0
@@ -332,7 +332,7 @@ def _dev(args: argparse.Namespace) -> int:
     from ecospec.runtime.app import create_app
     from ecospec.runtime.database import database_url
     from ecospec.runtime.dev import DevServer
-    from ecospec.runtime.ecosystem import migrate_additive
+    from ecospec.runtime.migrate import migrate_additive
 
     spec = load_spec(args.project)
     for change in migrate_additive(spec, database_url(spec, args.project)).changes:
@@ -361,7 +361,8 @@ def _serve(args: argparse.Namespace) -> int:
     from ecospec.runtime.app import create_app
     from ecospec.runtime.auth import weak_secret_problem
     from ecospec.runtime.database import database_url
-    from ecospec.runtime.ecosystem import is_production, migrate_additive
+    from ecospec.runtime.ecosystem import is_production
+    from ecospec.runtime.migrate import migrate_additive
 
     spec = load_spec(args.project)
     if is_production():

@@ -33,8 +33,6 @@ from sqlalchemy.pool import NullPool
 from ecospec.generator.loader import load_spec
 from ecospec.generator.model import Spec
 from ecospec.generator.slugs import slugify
-from ecospec.runtime.catalog import build_catalog
-from ecospec.runtime.database import async_engine
 from ecospec.runtime.ecosystem import Ecosystem
 from ecospec.runtime.migrate import migrate
 from ecospec.runtime.seed import SeedReport, load_seed
@@ -163,11 +161,11 @@ def exact(value: Any, places: int = 2) -> str:
 
 
 async def _seed(spec: Spec, url: str) -> SeedReport:
-    engine = async_engine(resolve(url))
+    eco = Ecosystem.build(ROOT, spec, resolve(url))
     try:
-        return await load_seed(engine, build_catalog(spec))
+        return await load_seed(eco.engine, eco.writer)
     finally:
-        await engine.dispose()
+        await eco.close()
 
 
 def seed(spec: Spec, url: str) -> SeedReport:

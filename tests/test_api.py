@@ -17,7 +17,8 @@ from graphql import (
 )
 
 from ecospec.cli import main
-from ecospec.generator.api import DATE, DATETIME, DECIMAL, MONEY, build_schema, schema_sdl
+from ecospec.generator.api import build_schema, schema_sdl
+from ecospec.generator.apitypes import DATE, DATETIME, DECIMAL, MONEY
 from ecospec.generator.loader import load_spec
 from ecospec.generator.naming import camel, entity_names, pascal, pluralize
 

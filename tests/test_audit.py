@@ -28,8 +28,8 @@ from test_auth import SECRET, Served
 from ecospec.generator.access import Access
 from ecospec.runtime.credentials import create_key
 from ecospec.runtime.database import sync_engine
-from ecospec.runtime.permissions import Session
 from ecospec.runtime.system import audit
+from ecospec.runtime.types import Session
 
 pytest_plugins = ["dbs"]
 

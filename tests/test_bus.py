@@ -22,10 +22,11 @@ from sqlalchemy.pool import NullPool
 from test_webhooks import migrated, write_hooks_project
 
 from ecospec.generator.model import Webhook
-from ecospec.runtime.bus import DatabaseBus, Delivery, Dispatcher, Event, RetryLater, backoff
+from ecospec.runtime.bus import DatabaseBus, Dispatcher, backoff
 from ecospec.runtime.database import async_engine
 from ecospec.runtime.system import audit, deliveries
-from ecospec.runtime.writes import Actor, Writer
+from ecospec.runtime.types import Actor, Delivery, Event, RetryLater
+from ecospec.runtime.writes import Writer
 
 pytest_plugins = ["dbs"]
 
@@ -487,7 +488,7 @@ def test_a_commit_wakes_the_dispatcher_before_its_next_poll(bus_api: Api) -> Non
     api = bus_api
     recorder = Recorder(CRM)
     dispatcher = Dispatcher(DatabaseBus(api.eco.engine), [recorder], poll=600)
-    api.eco.dispatcher = dispatcher  # as start_bus does: GraphQL commits call notify()
+    api.eco.commits.listeners.append(dispatcher.notify)  # as serve does: commits wake it
 
     async def scenario() -> None:
         stop = asyncio.Event()

@@ -14,10 +14,11 @@ from sqlalchemy import create_engine
 from ecospec.generator.api import build_schema
 from ecospec.generator.loader import load_spec
 from ecospec.runtime.catalog import build_catalog
-from ecospec.runtime.compiler import CompileError, decode_cursor, encode_cursor, to_id
+from ecospec.runtime.cursors import decode_cursor, encode_cursor
 from ecospec.runtime.execution import GraphQLService
 from ecospec.runtime.explain import render
 from ecospec.runtime.migrate import migrate
+from ecospec.runtime.types import CompileError, to_id
 
 pytest_plugins = ["dbs"]
 

@@ -32,8 +32,8 @@ from conftest import DEMO_FOLDERS, ROOT, ecospec_executable
 from ecospec.generator.build import MANIFEST
 from ecospec.generator.loader import load_project
 from ecospec.generator.model import Spec
+from ecospec.runtime.capabilities.forms import TOO_FAST_MS
 from ecospec.runtime.dev import SCRIPT_TAG, DevServer, follow, patchable
-from ecospec.runtime.forms import TOO_FAST_MS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -16,7 +16,7 @@ from test_auth import Served
 
 from ecospec.generator.model import Limits
 from ecospec.runtime.limits import Measure
-from ecospec.runtime.permissions import Session
+from ecospec.runtime.types import Session
 
 pytest_plugins = ["dbs"]
 

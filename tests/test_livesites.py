@@ -40,9 +40,8 @@ from ecospec.generator.render import money
 from ecospec.runtime.bus import DatabaseBus, Dispatcher
 from ecospec.runtime.ecosystem import Ecosystem
 from ecospec.runtime.livesites import CHANGED_LIST, SitesSubscriber
-from ecospec.runtime.permissions import Session
-from ecospec.runtime.sitesource import InProcessSource
 from ecospec.runtime.system import deliveries
+from ecospec.runtime.types import Session
 
 pytest_plugins = ["dbs"]
 
@@ -89,8 +88,15 @@ class LiveSite:
         self.eco = Ecosystem.build(ROOT, demo_spec(), resolve(database))
         self.admin = self.eco.service("admin")
         self.library = load_blocks(ROOT)
-        self.sites = SitesSubscriber(self.eco, self.library, out)
+        self.sites = self.subscriber(out)
         self.dispatcher = Dispatcher(DatabaseBus(self.eco.engine), [self.sites])
+
+    def subscriber(self, out: Path) -> SitesSubscriber:
+        """The sites subscriber of this ecosystem, keeping the pages in `out`."""
+        eco = self.eco
+        return SitesSubscriber(
+            eco.spec, eco.catalog, eco.engine, eco.source, ROOT, out, self.library
+        )
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """A request as the admin role (what /graphql runs for an admin's token); the test fails
@@ -104,7 +110,7 @@ class LiveSite:
         return data
 
     def build(self, out: Path) -> BuildReport:
-        source = InProcessSource(self.eco)
+        source = self.eco.source()
         return self.runner.run(build_site(self.eco.spec, self.library, source, ROOT, out))
 
     def deliver(self) -> int:
@@ -421,7 +427,7 @@ def test_the_subscriber_reads_and_indexes_the_site_before_the_first_change(
     site: LiveSite, caplog: pytest.LogCaptureFixture
 ) -> None:
     # what `ecospec serve` and `ecospec worker` do at start, before the first claim
-    fresh = SitesSubscriber(site.eco, site.library, site.out)
+    fresh = site.subscriber(site.out)
     caplog.set_level(logging.INFO, logger="ecospec.sites")
     try:
         site.runner.run(fresh.prepare())
@@ -443,6 +449,6 @@ def test_the_subscriber_reads_and_indexes_the_site_before_the_first_change(
 
 
 def test_a_site_without_a_manifest_needs_no_preparing(site: LiveSite, tmp_path: Path) -> None:
-    fresh = SitesSubscriber(site.eco, site.library, tmp_path / "none")
+    fresh = site.subscriber(tmp_path / "none")
     site.runner.run(fresh.prepare())
     assert not (tmp_path / "none").exists()

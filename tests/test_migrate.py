@@ -22,8 +22,7 @@ from ecospec.generator.errors import MigrationError
 from ecospec.generator.loader import load_spec
 from ecospec.generator.model import Spec
 from ecospec.generator.tables import build_metadata
-from ecospec.runtime.ecosystem import migrate_additive
-from ecospec.runtime.migrate import Change, MigrationPlan, migrate
+from ecospec.runtime.migrate import Change, MigrationPlan, migrate, migrate_additive
 
 pytest_plugins = ["dbs"]
 

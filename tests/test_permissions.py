@@ -45,9 +45,10 @@ from ecospec.generator.loader import load_spec
 from ecospec.generator.model import CreateRule, FieldSpec, UpdateRule, Where
 from ecospec.generator.naming import camel, entity_names
 from ecospec.runtime.migrate import migrate
-from ecospec.runtime.permissions import RolePolicy, Session
+from ecospec.runtime.permissions import RolePolicy
 from ecospec.runtime.system import audit
-from ecospec.runtime.writes import Actor, WriteRejected
+from ecospec.runtime.types import Actor, Session
+from ecospec.runtime.writes import WriteRejected
 
 pytest_plugins = ["dbs"]
 

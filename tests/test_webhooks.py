@@ -34,9 +34,15 @@ from sqlalchemy import select
 
 from ecospec.generator.loader import load_spec
 from ecospec.runtime.bus import DatabaseBus, Dispatcher
+from ecospec.runtime.capabilities.webhooks import (
+    SIGNATURE_HEADER,
+    WebhookSubscriber,
+    attempts,
+    sign,
+    verify,
+)
 from ecospec.runtime.migrate import migrate
-from ecospec.runtime.system import attempts, deliveries
-from ecospec.runtime.webhooks import SIGNATURE_HEADER, WebhookSubscriber, sign, verify
+from ecospec.runtime.system import deliveries
 
 pytest_plugins = ["dbs"]
 

@@ -12,8 +12,8 @@ from conftest import WriteSpec
 from dbs import api_on, resolve
 
 from ecospec.generator.loader import load_spec
-from ecospec.runtime.ecosystem import migrate_additive
-from ecospec.runtime.permissions import Session
+from ecospec.runtime.migrate import migrate_additive
+from ecospec.runtime.types import Session
 
 pytest_plugins = ["dbs"]
 

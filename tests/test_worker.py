@@ -36,9 +36,9 @@ from test_webhooks import (
 )
 
 from ecospec.runtime.bus import DatabaseBus, Dispatcher
+from ecospec.runtime.capabilities.webhooks import WebhookSubscriber, attempts, verify
 from ecospec.runtime.database import async_engine
-from ecospec.runtime.system import attempts, audit, deliveries
-from ecospec.runtime.webhooks import WebhookSubscriber, verify
+from ecospec.runtime.system import audit, deliveries
 
 pytest_plugins = ["dbs"]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from graphql import (
@@ -11,7 +9,6 @@ from graphql import (
     GraphQLBoolean,
     GraphQLEnumType,
     GraphQLEnumValue,
-    GraphQLError,
     GraphQLField,
     GraphQLFloat,
     GraphQLID,
@@ -26,161 +23,34 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
-    ValueNode,
     print_schema,
-    value_from_ast_untyped,
 )
-from graphql.language import FloatValueNode, IntValueNode, StringValueNode
 
 from ecospec.generator.access import Access
+from ecospec.generator.apitypes import (
+    AUDIT_OPERATION,
+    DATETIME,
+    MUTATION_RESULT,
+    PAGE_INFO,
+    SCALARS,
+    SORT_DIRECTION,
+)
+from ecospec.generator.capabilities import API_PARTS
 from ecospec.generator.checks import unique_key
 from ecospec.generator.fieldtypes import FIELD_TYPES
 from ecospec.generator.model import CreateRule, Entity, FieldSpec, ReadRule, Spec, UpdateRule
 from ecospec.generator.naming import EntityNames, camel, entity_names, enum_type_name
 
-# -- scalars ------------------------------------------------------------------------------------
-
-
-def _decimal_parser(places: int | None, name: str) -> Any:
-    def parse(value: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise GraphQLError(f"{name} takes a decimal number as a string or number")
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            raise GraphQLError(f"'{value}' is not a decimal number") from None
-        if not number.is_finite():
-            raise GraphQLError(f"'{value}' is not a finite number")
-        if places is not None and number != number.quantize(Decimal(1).scaleb(-places)):
-            raise GraphQLError(f"'{value}' has more than {places} decimal places")
-        return str(number)
-
-    def literal(node: ValueNode, _variables: Any = None) -> str:
-        if isinstance(node, IntValueNode | FloatValueNode | StringValueNode):
-            return parse(node.value)
-        raise GraphQLError(f"{name} takes a decimal number as a string or number")
-
-    return parse, literal
-
-
-def _iso_parser(kind: type[dt.date], name: str) -> Any:
-    def parse(value: Any) -> str:
-        if not isinstance(value, str):
-            raise GraphQLError(f"{name} takes an ISO 8601 string")
-        try:
-            kind.fromisoformat(value)
-        except ValueError:
-            raise GraphQLError(f"'{value}' is not an ISO 8601 {name.lower()}") from None
-        return value
-
-    def literal(node: ValueNode, _variables: Any = None) -> str:
-        if isinstance(node, StringValueNode):
-            return parse(node.value)
-        raise GraphQLError(f"{name} takes an ISO 8601 string")
-
-    return parse, literal
-
-
-def _as_text(value: Any) -> str:
-    return str(value)
-
-
-_money_parse, _money_literal = _decimal_parser(2, "Money")
-_decimal_parse, _decimal_literal = _decimal_parser(None, "Decimal")
-_date_parse, _date_literal = _iso_parser(dt.date, "Date")
-_datetime_parse, _datetime_literal = _iso_parser(dt.datetime, "DateTime")
-
-MONEY = GraphQLScalarType(
-    "Money",
-    description='An exact amount with two decimal places, as a string: "5200000.00".',
-    serialize=_as_text,
-    parse_value=_money_parse,
-    parse_literal=_money_literal,
-)
-DECIMAL = GraphQLScalarType(
-    "Decimal",
-    description='An exact decimal number, as a string: "54.30".',
-    serialize=_as_text,
-    parse_value=_decimal_parse,
-    parse_literal=_decimal_literal,
-)
-DATE = GraphQLScalarType(
-    "Date",
-    description='A calendar date, ISO 8601: "2026-05-01".',
-    serialize=_as_text,
-    parse_value=_date_parse,
-    parse_literal=_date_literal,
-)
-DATETIME = GraphQLScalarType(
-    "DateTime",
-    description='A moment, ISO 8601 with time zone: "2026-05-01T10:00:00+00:00".',
-    serialize=_as_text,
-    parse_value=_datetime_parse,
-    parse_literal=_datetime_literal,
-)
-
-
-def _json_serialize(value: Any) -> Any:
-    return value  # the database already built it as JSON
-
-
-def _json_parse(value: Any) -> Any:
-    return value
-
-
-def _json_literal(node: ValueNode, variables: Any = None) -> Any:
-    return value_from_ast_untyped(node, variables)
-
-
-JSON = GraphQLScalarType(
-    "JSON",
-    description="Any JSON value.",
-    serialize=_json_serialize,
-    parse_value=_json_parse,
-    parse_literal=_json_literal,
-)
-
-SCALARS: dict[str, GraphQLScalarType] = {
-    "string": GraphQLString,
-    "text": GraphQLString,
-    "slug": GraphQLString,
-    "email": GraphQLString,
-    "phone": GraphQLString,
-    "url": GraphQLString,
-    "int": GraphQLInt,
-    "decimal": DECIMAL,
-    "money": MONEY,
-    "bool": GraphQLBoolean,
-    "date": DATE,
-    "datetime": DATETIME,
-    "json": JSON,
-    "ref": GraphQLID,
-}
 NUMERIC = ("int", "decimal", "money")
 ORDERED = (*NUMERIC, "date", "datetime")
-
-SORT_DIRECTION = GraphQLEnumType(
-    "SortDirection",
-    {
-        "ASC": GraphQLEnumValue("ASC", description="Smallest first; nulls last."),
-        "DESC": GraphQLEnumValue("DESC", description="Largest first; nulls last."),
-    },
-    description="The direction of one sort key.",
-)
-PAGE_INFO = GraphQLObjectType(
-    "PageInfo",
-    {
-        "hasNextPage": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
-        "endCursor": GraphQLField(GraphQLString, description="Pass as `after` for the next page."),
-    },
-    description="Where a page of a connection ends.",
-)
 
 # The operators of each filter input; field types sharing a filter share its input type.
 _FILTERS: dict[str, tuple[str, GraphQLScalarType, tuple[str, ...]]] = {}
 
 
-class _Builder:
+class SchemaBuilder:
+    """The schema of a spec for one role (a SchemaParts to the capabilities)."""
+
     def __init__(self, spec: Spec, access: Access) -> None:
         self.spec = spec
         self.access = access
@@ -418,23 +288,10 @@ class _Builder:
         mutation: dict[str, GraphQLField] = {}
         for ename, names in self.names.items():
             self.root_fields(ename, names, query, mutation)
-        if self.access.audit:
-            query["auditLog"] = GraphQLField(
-                GraphQLNonNull(GraphQLList(GraphQLNonNull(AUDIT_ENTRY))),
-                args=AUDIT_ARGS,
-                description="Every write, newest first: who, what and when.",
-            )
-        if self.access.audit and self.spec.webhooks:
-            query["webhookDeliveries"] = GraphQLField(
-                GraphQLNonNull(GraphQLList(GraphQLNonNull(WEBHOOK_DELIVERY))),
-                args=DELIVERY_ARGS,
-                description="Webhook deliveries, newest first, with every attempt.",
-            )
-            mutation["redeliverWebhook"] = GraphQLField(
-                GraphQLNonNull(WEBHOOK_DELIVERY),
-                args={"id": GraphQLArgument(GraphQLNonNull(GraphQLID))},
-                description="Send a delivered or dead-lettered event to its webhook again.",
-            )
+        for part in API_PARTS:
+            added = part.fields(self)
+            query.update(added.query)
+            mutation.update(added.mutation)
         if not query:
             query["ecosystem"] = GraphQLField(
                 GraphQLNonNull(GraphQLString), description="The ecosystem's name."
@@ -572,96 +429,6 @@ class _Builder:
             )
 
 
-MUTATION_RESULT = GraphQLObjectType(
-    "MutationResult",
-    {"id": GraphQLField(GraphQLNonNull(GraphQLID), description="The id of the record written.")},
-    description="What a write returns to a role that may not read the entity it wrote.",
-)
-AUDIT_OPERATION = GraphQLEnumType(
-    "AuditOperation", {v: GraphQLEnumValue(v) for v in ("create", "update", "delete")}
-)
-
-
-def _by_name(source: Any, info: Any, **_args: Any) -> Any:
-    return source.get(info.field_name) if isinstance(source, dict) else None
-
-
-AUDIT_ENTRY = GraphQLObjectType(
-    "AuditEntry",
-    lambda: {
-        name: GraphQLField(f.type, description=f.description, resolve=_by_name)
-        for name, f in _AUDIT_FIELDS.items()
-    },
-    description="One write: who, what and when.",
-)
-_AUDIT_FIELDS: dict[str, GraphQLField] = {
-    "id": GraphQLField(GraphQLNonNull(GraphQLID)),
-    "at": GraphQLField(GraphQLNonNull(DATETIME), description="When the write committed."),
-    "role": GraphQLField(
-        GraphQLString, description="The role that wrote (null: a seed or process)."
-    ),
-    "userId": GraphQLField(GraphQLString, description="The session's $user.id, when there is one."),
-    "keyId": GraphQLField(GraphQLString, description="The API key used, when one was."),
-    "entity": GraphQLField(GraphQLNonNull(GraphQLString)),
-    "recordId": GraphQLField(GraphQLNonNull(GraphQLID)),
-    "operation": GraphQLField(GraphQLNonNull(AUDIT_OPERATION)),
-    "changes": GraphQLField(
-        GraphQLNonNull(JSON), description="Changed fields: {field: [old, new]}."
-    ),
-}
-DELIVERY_STATUS = GraphQLEnumType(
-    "DeliveryStatus",
-    {
-        "pending": GraphQLEnumValue("pending", description="Waiting for its next attempt."),
-        "done": GraphQLEnumValue("done", description="The receiver answered 2xx."),
-        "dead": GraphQLEnumValue("dead", description="Every attempt of the schedule failed."),
-    },
-)
-WEBHOOK_ATTEMPT = GraphQLObjectType(
-    "WebhookAttempt",
-    lambda: {
-        name: GraphQLField(type_, resolve=_by_name)
-        for name, type_ in (
-            ("at", GraphQLNonNull(DATETIME)),
-            ("statusCode", GraphQLInt),
-            ("latencyMs", GraphQLNonNull(GraphQLInt)),
-            ("error", GraphQLString),
-        )
-    },
-    description="One attempt to deliver an event: when, the answer, how long, what went wrong.",
-)
-WEBHOOK_DELIVERY = GraphQLObjectType(
-    "WebhookDelivery",
-    lambda: {
-        name: GraphQLField(type_, resolve=_by_name)
-        for name, type_ in (
-            ("id", GraphQLNonNull(GraphQLID)),
-            ("webhook", GraphQLNonNull(GraphQLString)),
-            ("status", GraphQLNonNull(DELIVERY_STATUS)),
-            ("attempts", GraphQLNonNull(GraphQLInt)),
-            ("nextAttemptAt", DATETIME),
-            ("lastError", GraphQLString),
-            ("event", GraphQLNonNull(AUDIT_ENTRY)),
-            ("log", GraphQLNonNull(GraphQLList(GraphQLNonNull(WEBHOOK_ATTEMPT)))),
-        )
-    },
-    description="An event on its way to a webhook.",
-)
-DELIVERY_ARGS = {
-    "webhook": GraphQLArgument(GraphQLString, description="Only this webhook's deliveries."),
-    "status": GraphQLArgument(DELIVERY_STATUS),
-    "limit": GraphQLArgument(GraphQLInt, description="At most this many (default 100)."),
-    "offset": GraphQLArgument(GraphQLInt),
-}
-AUDIT_ARGS = {
-    "entity": GraphQLArgument(GraphQLString, description="Only writes to this entity."),
-    "recordId": GraphQLArgument(GraphQLID, description="Only writes to this record."),
-    "operation": GraphQLArgument(AUDIT_OPERATION),
-    "limit": GraphQLArgument(GraphQLInt, description="At most this many entries (default 100)."),
-    "offset": GraphQLArgument(GraphQLInt),
-}
-
-
 _OP_DOCS = {
     "eq": "Equal to.",
     "ne": "Not equal to (records without a value do not match).",
@@ -679,7 +446,7 @@ _OP_DOCS = {
 def build_schema(spec: Spec, role: str | None = None) -> GraphQLSchema:
     """The API of a spec as one role sees it; without a role, the whole API (schema.graphql)."""
     access = Access.of(spec, role) if role is not None else Access.full(spec)
-    return _Builder(spec, access).schema()
+    return SchemaBuilder(spec, access).schema()
 
 
 def schema_sdl(spec: Spec, role: str | None = None) -> str:

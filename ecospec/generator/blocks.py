@@ -6,6 +6,7 @@ overrides built-in ones of the same name."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,9 +97,8 @@ class BlockLibrary:
 
 
 def builtin_folder() -> Path:
-    import ecospec.blocks as builtin
-
-    return Path(builtin.__file__).parent
+    """The built-in blocks, shipped in the ecospec.blocks package."""
+    return Path(str(files("ecospec.blocks")))
 
 
 def load_blocks(project: Path | None) -> BlockLibrary:

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Dialect, Integer, Numeric, String
+from sqlalchemy import Date, DateTime, Dialect, Integer, Numeric, String
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
@@ -75,8 +75,6 @@ class IsoDateTime(TypeDecorator[str]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(32))
-        from sqlalchemy import DateTime
-
         return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:

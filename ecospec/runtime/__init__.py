@@ -1,1 +1,2 @@
-"""Run time: the Starlette app, GraphQL, database, auth, bus, processes and the dev server."""
+"""Run time: the Starlette app, GraphQL, database, auth, the write path, the bus, the dev server,
+and the capabilities (ecospec.runtime.capabilities)."""

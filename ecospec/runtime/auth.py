@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ecospec.generator.errors import EcospecError
 from ecospec.generator.model import Spec
 from ecospec.runtime.database import read_only
-from ecospec.runtime.permissions import Session
 from ecospec.runtime.system import api_keys
+from ecospec.runtime.types import Session
 from ecospec.runtime.writes import now
 
 ROLE_HEADER = "x-ecospec-role"

@@ -9,69 +9,17 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import aliased
 
 from ecospec.runtime.system import audit, deliveries
+from ecospec.runtime.types import Delivery, Event, RetryLater, Subscriber
 
 log = logging.getLogger("ecospec.bus")
 LEASE = dt.timedelta(seconds=60)
-
-
-@dataclass(frozen=True)
-class Event:
-    id: int
-    at: str
-    entity: str
-    operation: str
-    record_id: int
-    changes: dict[str, Any]
-    role: str | None
-    user_id: str | None
-    key_id: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": f"{self.entity}.{self.operation}",
-            "at": self.at,
-            "entity": self.entity,
-            "operation": self.operation,
-            "record_id": self.record_id,
-            "changes": self.changes,
-            "actor": {"role": self.role, "user_id": self.user_id, "key_id": self.key_id},
-        }
-
-
-@dataclass(frozen=True)
-class Delivery:
-    id: int
-    subscriber: str
-    attempts: int
-    event: Event
-
-
-class RetryLater(Exception):
-    """A subscriber could not take the event now; the bus tries again on its schedule."""
-
-
-class Subscriber(Protocol):
-    """What the dispatcher serves. A subscriber may also have `deliver_many(batch)`, to take
-    its due deliveries at once, and `prepare()`, awaited once before its first claim."""
-
-    name: str
-
-    def wants(self, entity: str, operation: str) -> bool: ...
-
-    async def deliver(self, delivery: Delivery) -> None: ...
-
-    def retry_after(self, attempts: int) -> dt.timedelta | None:
-        """How long to wait before the next attempt; None: give up (dead letter)."""
-        ...
 
 
 def now() -> dt.datetime:
@@ -262,10 +210,13 @@ class Dispatcher:
         return len(batch)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Serve every subscriber until `stop` is set; what is in flight then is finished."""
+        """Serve every subscriber until `stop` is set; what is in flight then is finished. A
+        subscriber whose deliveries are `held` (its work is done elsewhere for now) is left to
+        the process that does it."""
         async with asyncio.TaskGroup() as group:
             for subscriber in self.subscribers:
-                group.create_task(self._serve(subscriber, stop))
+                if not getattr(subscriber, "held", False):
+                    group.create_task(self._serve(subscriber, stop))
 
     async def _serve(self, subscriber: Subscriber, stop: asyncio.Event) -> None:
         wakeup = self.wakeups[subscriber.name]
@@ -408,3 +359,41 @@ def backoff(schedule: Sequence[float], attempts: int) -> dt.timedelta | None:
         return None
     base = schedule[attempts - 1]
     return dt.timedelta(seconds=base * random.uniform(0.9, 1.1))
+
+
+class BusLoop:
+    """Runs a dispatcher until stopped. `replace` hands it a new one (new subscribers, a new
+    engine): the old one finishes what it has in flight and claims nothing more, while the new
+    one starts at once (a claimed delivery is leased, so the two never deliver the same one)."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.replaced = asyncio.Event()
+
+    @property
+    def subscribers(self) -> list[Subscriber]:
+        return list(self.dispatcher.subscribers)
+
+    def replace(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.replaced.set()
+
+    def notify(self) -> None:
+        """A write committed in this process: the dispatcher in service looks at once."""
+        self.dispatcher.notify()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        running: list[asyncio.Task[None]] = []
+        while not stop.is_set():
+            self.replaced.clear()
+            until = asyncio.Event()
+            running.append(asyncio.create_task(self.dispatcher.run(until)))
+            waiters = [
+                asyncio.ensure_future(stop.wait()),
+                asyncio.ensure_future(self.replaced.wait()),
+            ]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            until.set()
+        await asyncio.gather(*running)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from sqlalchemy import Column, MetaData, Table
 
@@ -14,6 +14,7 @@ from ecospec.generator.tables import build_metadata, column_name, table_name
 FieldKind = Literal["id", "scalar", "ref", "list", "aggregate", "system"]
 RootKind = Literal["list", "one", "connection", "aggregate"]
 MutationKind = Literal["create", "update", "delete", "upsert"]
+MUTATION_KINDS: tuple[MutationKind, ...] = get_args(MutationKind)  # every entity's record verbs
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,6 @@ def build_catalog(spec: Spec) -> Catalog:
         roots[names.one] = (ename, "one")
         roots[names.connection] = (ename, "connection")
         roots[names.aggregate] = (ename, "aggregate")
-        verbs: tuple[MutationKind, ...] = ("create", "update", "delete", "upsert")
-        for verb in verbs:
+        for verb in MUTATION_KINDS:
             mutations[names.mutation(verb)] = (ename, verb)
     return Catalog(spec, metadata, entities, roots, mutations)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
-    GraphQLError,
     GraphQLField,
     GraphQLObjectType,
     GraphQLSchema,
@@ -26,7 +23,9 @@ from sqlalchemy.sql.selectable import FromClause
 
 from ecospec.generator.fieldtypes import ALL_OPERATORS
 from ecospec.runtime.catalog import Catalog, EntityInfo, FieldInfo
+from ecospec.runtime.cursors import cursor_value_fits, decode_cursor
 from ecospec.runtime.sqldialect import Expr, SqlDialect
+from ecospec.runtime.types import CompileError, Policy, to_id
 
 NUMERIC = ("int", "decimal", "money")
 OPERATORS = frozenset(ALL_OPERATORS)
@@ -46,71 +45,6 @@ NESTED_FILTER = 8  # a filter through a ref: `column IN (SELECT id FROM … WHER
 TALLEST_FIELD = 19
 TALLEST_AGGREGATE = 42
 TALLEST_CONDITION = 11
-
-
-class Policy(Protocol):
-    """What a request may see and change. Filters are SQL; None means no restriction."""
-
-    def row_filter(self, entity: str, table: FromClause) -> ColumnElement[bool] | None: ...
-
-    def row_limit(self, entity: str) -> int | None: ...
-
-    def write_filter(self, entity: str, op: str, table: FromClause) -> ColumnElement[bool] | None:
-        """Rows an update or delete may touch."""
-        ...
-
-    def check_filter(self, entity: str, op: str, table: FromClause) -> ColumnElement[bool] | None:
-        """What a created or updated row must still pass."""
-        ...
-
-    def presets(self, entity: str, op: str) -> dict[str, Any]:
-        """Values set on every create or update, by spec field name."""
-        ...
-
-    def writable(self, entity: str, op: str) -> set[str] | None:
-        """Fields (spec names) an input may give; None: every field."""
-        ...
-
-
-class FullAccess:
-    """No restriction: seeds, processes, and the whole-API schema."""
-
-    def row_filter(self, entity: str, table: FromClause) -> ColumnElement[bool] | None:
-        return None
-
-    def row_limit(self, entity: str) -> int | None:
-        return None
-
-    def write_filter(self, entity: str, op: str, table: FromClause) -> ColumnElement[bool] | None:
-        return None
-
-    def check_filter(self, entity: str, op: str, table: FromClause) -> ColumnElement[bool] | None:
-        return None
-
-    def presets(self, entity: str, op: str) -> dict[str, Any]:
-        return {}
-
-    def writable(self, entity: str, op: str) -> set[str] | None:
-        return None
-
-
-class Forbidden(Exception):
-    """The session may not do this (a write outside its grants, a missing session variable)."""
-
-
-class CompileError(GraphQLError):
-    """A query that is valid GraphQL but cannot run as asked (a bad cursor, an orderBy with two keys)."""
-
-    def __init__(self, message: str, code: str = "BAD_USER_INPUT") -> None:
-        super().__init__(message, extensions={"code": code})
-
-
-def to_id(value: Any) -> int | None:
-    try:
-        number = int(str(value))
-    except ValueError:
-        return None
-    return number if number > 0 else None
 
 
 @dataclass
@@ -625,7 +559,7 @@ class Compiler:
             value = values[i]
             if value is None:
                 continue  # nothing sorts after a null (nulls last), but ties continue below
-            if not _cursor_value_fits(info, value):
+            if not cursor_value_fits(info, value):
                 raise CompileError("after: not a cursor of this connection", "BAD_CURSOR")
             bound = literal(value, type_=column.type)  # a bind, so booleans compare too
             beyond = (column < bound if desc else column > bound) | column.is_(None)
@@ -641,45 +575,3 @@ def _cte(body: Select[Any]) -> FromClause:
     """A level of nested records written once at the top of the statement; NOT MATERIALIZED,
     so the database reads it as the subquery it stands for (only the rows the parent needs)."""
     return body.cte().prefix_with("NOT MATERIALIZED")
-
-
-def _cursor_value_fits(info: FieldInfo, value: Any) -> bool:
-    """Whether a value read from a cursor can stand for this sort key (cursors can be forged)."""
-    if info.kind == "id" or info.type == "ref":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if info.type in ("int",):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if info.type in ("decimal", "money"):
-        from decimal import Decimal, InvalidOperation
-
-        try:
-            return isinstance(value, str | int) and Decimal(str(value)).is_finite()
-        except InvalidOperation:
-            return False
-    if info.type == "bool":
-        return isinstance(value, bool | int)
-    if info.type in ("date", "datetime"):
-        import datetime as dt
-
-        try:
-            (dt.date if info.type == "date" else dt.datetime).fromisoformat(str(value))
-        except ValueError:
-            return False
-        return isinstance(value, str)
-    return isinstance(value, str)
-
-
-def encode_cursor(values: list[Any]) -> str:
-    raw = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, size: int) -> list[Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-    except (ValueError, UnicodeDecodeError):
-        raise CompileError("after: not a cursor of this connection", "BAD_CURSOR") from None
-    if not isinstance(values, list) or len(values) != size:
-        raise CompileError("after: the cursor belongs to another ordering", "BAD_CURSOR")
-    return values

@@ -58,6 +58,7 @@ def _on_connect_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def _postgres_setup(statement_timeout_ms: int | None) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # psycopg is loaded once a PostgreSQL connection is made, not by SQLite-only processes
         from psycopg.types.string import TextLoader
 
         # The API's answers are JSON built by the database: keep them as text, unparsed, so they

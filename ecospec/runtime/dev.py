@@ -21,6 +21,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -28,6 +29,7 @@ from urllib.parse import unquote
 from jinja2 import TemplateError, TemplateSyntaxError
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
 from watchfiles import Change, awatch
 
 from ecospec.generator.blockcheck import template_diagnostic
@@ -37,12 +39,12 @@ from ecospec.generator.errors import BuildError, EcospecError, Severity, relativ
 from ecospec.generator.loader import SPEC_DIR, LoadResult, load_sources, spec_files
 from ecospec.generator.manifest import read_manifest
 from ecospec.generator.model import Spec
-from ecospec.generator.sitedata import DataSource
 from ecospec.generator.source import SourceFile, read_yaml
+from ecospec.generator.types import DataSource
+from ecospec.runtime.bus import BusLoop
 from ecospec.runtime.database import sqlite_file
-from ecospec.runtime.ecosystem import Ecosystem
+from ecospec.runtime.ecosystem import Ecosystem, Live
 from ecospec.runtime.migrate import migrate
-from ecospec.runtime.sitesource import InProcessSource
 
 T = TypeVar("T")
 log = logging.getLogger("ecospec.dev")
@@ -65,7 +67,8 @@ class DevServer:
         self.told: set[str] = set()  # pages told to reload already during this reload
         self.changed: set[str] = set()  # the files this reload's builds changed, so far
         self.errors: list[str] = []
-        self.holder: dict[str, Any] = {}
+        self.live: Live | None = None  # the app's ecosystem in service, from start()
+        self.bus: BusLoop | None = None  # the app's bus, handed each new ecosystem
         self.library: BlockLibrary = load_blocks(self.project)
         self.lock = asyncio.Lock()
         self.last_reload_ms: float | None = None
@@ -83,19 +86,29 @@ class DevServer:
 
     @property
     def ecosystem(self) -> Ecosystem:
-        found: Ecosystem = self.holder["ecosystem"]
-        return found
+        if self.live is None:
+            raise RuntimeError("the dev server has not started")
+        return self.live.ecosystem
 
-    async def start(self) -> None:
+    def routes(self) -> list[BaseRoute]:
+        """The live-reload events, its script, and every page of the served build."""
+        return [
+            Route("/__ecospec/events", self.events),
+            Route("/__ecospec/dev.js", self.script),
+            Route("/{path:path}", self.page),
+        ]
+
+    async def start(self, live: Live) -> None:
         """The first build, into a fresh folder (pages `ecospec build` left in sites/ are
         reused, never changed)."""
+        self.live = live
         await asyncio.to_thread(shutil.rmtree, self.work, True)
         self.work.mkdir(parents=True)
         built = self.project / "sites"
         if (built / MANIFEST).is_file():
             await asyncio.to_thread(copy_site, built, self.site, self.project / "static")
         eco = self.ecosystem
-        eco.listeners.append(self.answers.written)
+        eco.commits.listeners.append(self.answers.written)
         self.api_model = _data_model(eco.spec)
         await off_loop(
             build_site(
@@ -235,7 +248,15 @@ class DevServer:
         )
         try:
             fresh = await asyncio.to_thread(
-                Ecosystem.build, self.project, spec, old.url, production=False
+                partial(
+                    Ecosystem.build,
+                    self.project,
+                    spec,
+                    old.url,
+                    production=False,
+                    live_sites=False,
+                    commits=old.commits,
+                )
             )
         except BaseException:
             await asyncio.gather(migrating, return_exceptions=True)
@@ -247,9 +268,10 @@ class DevServer:
             raise
         for change in plan.changes:
             print(f"migrated: {change}", flush=True)
-        fresh.listeners.extend(old.listeners)
-        fresh.take_bus(old)
-        self.holder["ecosystem"] = fresh
+        if self.bus is not None:
+            self.bus.replace(fresh.dispatcher())
+        assert self.live is not None
+        self.live.swap(fresh)
         self.api_model = model
         self.answers.forget()
         self.later(old.close)
@@ -542,7 +564,7 @@ class Answers:
             self.forget()
         self.stamp = stamp
         loop = asyncio.get_running_loop()
-        return KeptSource(LoopSource(InProcessSource(ecosystem), loop), self.kept)
+        return KeptSource(LoopSource(ecosystem.source(), loop), self.kept)
 
 
 class KeptSource:

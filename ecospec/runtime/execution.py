@@ -6,83 +6,55 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from graphql import (
-    ArgumentNode,
-    DocumentNode,
     ExecutionResult,
     FieldNode,
-    FragmentDefinitionNode,
     GraphQLError,
     GraphQLField,
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLSchema,
-    GraphQLSyntaxError,
-    ListValueNode,
-    ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
-    Visitor,
     execute,
     get_named_type,
-    parse,
-    specified_rules,
-    validate,
-    visit,
 )
 from graphql.execution.collect_fields import collect_fields
-from graphql.execution.values import get_argument_values, get_variable_values
-from graphql.language.visitor import BREAK
-from graphql.utilities import get_operation_ast
-from graphql.validation import NoSchemaIntrospectionCustomRule
-from sqlalchemy import Select, select, update
+from graphql.execution.values import get_argument_values
+from sqlalchemy import Select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ecospec.generator.access import Access
-from ecospec.generator.api import MUTATION_RESULT
+from ecospec.generator.apitypes import MUTATION_RESULT
 from ecospec.runtime.catalog import Catalog, EntityInfo
-from ecospec.runtime.compiler import Compiler, FullAccess, Policy, encode_cursor, to_id
+from ecospec.runtime.compiler import Compiler
+from ecospec.runtime.cursors import encode_cursor
 from ecospec.runtime.database import read_only
-from ecospec.runtime.limits import cost_error, limit_rules, without_suggestions
-from ecospec.runtime.permissions import RolePolicy, Session
+from ecospec.runtime.documents import LRU, Documents, Prepared
+from ecospec.runtime.permissions import RolePolicy
 from ecospec.runtime.sqldialect import dialect_for
-from ecospec.runtime.system import attempts, audit, deliveries
-from ecospec.runtime.writes import Actor, Problem, Writer, WriteRejected, now
+from ecospec.runtime.types import (
+    Actor,
+    FullAccess,
+    Handlers,
+    Policy,
+    ReadRequest,
+    Session,
+    WriteRequest,
+)
+from ecospec.runtime.writes import Problem, Writer, WriteRejected
 
 log = logging.getLogger("ecospec.graphql")
 
 
-@dataclass
-class Prepared:
-    """A parsed, validated document with its fragments."""
-
-    document: DocumentNode
-    errors: list[GraphQLError]
-    fragments: dict[str, FragmentDefinitionNode] = field(default_factory=dict)
-
-
-class LRU(OrderedDict[Any, Any]):
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def remember(self, key: Any, value: Any) -> Any:
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > self.size:
-            self.popitem(last=False)
-        return value
-
-
-def _by_response_key(source: Any, info: GraphQLResolveInfo, **_args: Any) -> Any:
+def by_response_key(source: Any, info: GraphQLResolveInfo, **_args: Any) -> Any:
     if isinstance(source, dict):
         value = source.get(info.path.key)
         if isinstance(value, Exception):
@@ -117,172 +89,11 @@ def _timeout(ms: int) -> GraphQLError:
     )
 
 
-async def read_audit(conn: AsyncConnection, args: dict[str, Any]) -> list[dict[str, Any]]:
-    """Audit entries by field name (AuditEntry's fields resolve by name, not by alias)."""
-    query = select(audit).order_by(audit.c.id.desc())
-    if args.get("entity"):
-        query = query.where(audit.c.entity == args["entity"])
-    if args.get("recordId") is not None:
-        query = query.where(audit.c.record_id == to_id(args["recordId"]))
-    if args.get("operation"):
-        query = query.where(audit.c.operation == args["operation"])
-    if args.get("ids"):
-        query = query.where(audit.c.id.in_(args["ids"]))
-    query = query.limit(max(0, min(int(args.get("limit") or 100), 1000))).offset(
-        max(0, int(args.get("offset") or 0))
-    )
-    rows = (await conn.execute(query)).mappings().all()
-    return [
-        {
-            "id": r["id"],
-            "at": r["at"],
-            "role": r["role"],
-            "userId": r["user_id"],
-            "keyId": r["key_id"],
-            "entity": r["entity"],
-            "recordId": r["record_id"],
-            "operation": r["operation"],
-            "changes": r["changes"],
-        }
-        for r in rows
-    ]
-
-
-_MISSING = re.compile(r"^Field '(\w+)\.(\w+)' of required type '[^']+' was not provided")
-_ENUM = re.compile(
-    r"(?:Value '[^']*' does not exist in '(\w+)' enum|Enum '(\w+)' cannot represent)"
-)
-_AT = re.compile(r" at '([\w.\[\]]+)'")
-
-
-def _input_path(document: DocumentNode | None, target: Any) -> str | None:
-    """Where a literal value sits in an argument: input.status."""
-    if document is None or target is None:
-        return None
-    found: list[str] = []
-
-    def search(node: Any, path: list[str]) -> bool:
-        if node is target:
-            found.extend(path)
-            return True
-        if isinstance(node, ObjectValueNode):
-            return any(search(f.value, [*path, f.name.value]) for f in node.fields)
-        if isinstance(node, ListValueNode):
-            return any(search(v, path) for v in node.values)
-        return False
-
-    class Finder(Visitor):
-        def enter_argument(self, node: ArgumentNode, *_args: Any) -> Any:
-            if search(node.value, [node.name.value]):
-                return BREAK
-            return None
-
-    visit(document, Finder())
-    return ".".join(found) if found else None
-
-
-def _refine(error: GraphQLError, document: DocumentNode | None = None) -> None:
-    """Input mistakes GraphQL itself catches (a required field left out, a value outside an enum)
-    get the same code and field path as the ones the write path catches."""
-    message = error.message
-    at = _AT.search(message)
-    missing = _MISSING.search(message)
-    if missing and missing.group(1).endswith(("CreateInput", "UpdateInput")):
-        field = (at.group(1) + "." if at else "input.") + missing.group(2)
-        error.extensions = {**(error.extensions or {}), "code": "REQUIRED", "field": field}
-    elif _ENUM.search(message):
-        extensions: dict[str, Any] = {**(error.extensions or {}), "code": "NOT_IN_ENUM"}
-        field = (
-            at.group(1) if at else _input_path(document, error.nodes[0] if error.nodes else None)
-        )
-        if field:
-            extensions["field"] = field
-        error.extensions = extensions
-
-
-def _code(error: GraphQLError, code: str) -> None:
-    if not (error.extensions or {}).get("code"):
-        error.extensions = {**(error.extensions or {}), "code": code}
-
-
 class _Failed(Exception):
     def __init__(self, key: str, errors: list[GraphQLError]) -> None:
         super().__init__(key)
         self.key = key
         self.errors = errors
-
-
-async def read_deliveries(
-    conn: AsyncConnection, args: dict[str, Any], only: int | None = None
-) -> list[dict[str, Any]]:
-    """Webhook deliveries with their events and attempts (fields resolve by name)."""
-    query = (
-        select(deliveries)
-        .where(deliveries.c.subscriber.startswith("webhook:"))
-        .order_by(deliveries.c.id.desc())
-    )
-    if only is not None:
-        query = query.where(deliveries.c.id == only)
-    if args.get("webhook"):
-        query = query.where(deliveries.c.subscriber == "webhook:" + args["webhook"])
-    if args.get("status"):
-        query = query.where(deliveries.c.status == args["status"])
-    limit = max(0, min(int(args.get("limit") or 100), 1000))
-    query = query.limit(limit).offset(max(0, int(args.get("offset") or 0)))
-    rows = (await conn.execute(query)).mappings().all()
-    if not rows:
-        return []
-    events = await read_audit(conn, {"ids": [r["event_id"] for r in rows], "limit": 1000})
-    by_event = {int(e["id"]): e for e in events}
-    tries = (
-        (
-            await conn.execute(
-                select(attempts)
-                .where(attempts.c.delivery_id.in_([r["id"] for r in rows]))
-                .order_by(attempts.c.id)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    logs: dict[int, list[dict[str, Any]]] = {}
-    for t in tries:
-        logs.setdefault(int(t["delivery_id"]), []).append(
-            {
-                "at": t["at"],
-                "statusCode": t["status_code"],
-                "latencyMs": t["latency_ms"],
-                "error": t["error"],
-            }
-        )
-    return [
-        {
-            "id": r["id"],
-            "webhook": str(r["subscriber"]).removeprefix("webhook:"),
-            "status": r["status"],
-            "attempts": r["attempts"],
-            "nextAttemptAt": r["next_attempt_at"] if r["status"] == "pending" else None,
-            "lastError": r["last_error"],
-            "event": by_event[int(r["event_id"])],
-            "log": logs.get(int(r["id"]), []),
-        }
-        for r in rows
-    ]
-
-
-async def redeliver(conn: AsyncConnection, delivery_id: Any) -> dict[str, Any] | None:
-    rid = to_id(delivery_id)
-    if rid is None:
-        return None
-    result = await conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == rid, deliveries.c.subscriber.startswith("webhook:"))
-        .values(status="pending", next_attempt_at=now(), locked_until=None, updated_at=now())
-    )
-    if not result.rowcount:
-        return None
-    found = await read_deliveries(conn, {}, only=rid)
-    return found[0] if found else None
 
 
 def write_errors(
@@ -306,6 +117,14 @@ def write_errors(
     return errors
 
 
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer's JSON body and status."""
+
+    body: bytes
+    status: int = 200
+
+
 class GraphQLService:
     """One ecosystem's API over one database."""
 
@@ -318,6 +137,9 @@ class GraphQLService:
         access: Access | None = None,
         dialect_name: str | None = None,
         production: bool = False,
+        writer: Writer | None = None,
+        handlers: Handlers | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.catalog = catalog
         self.schema = schema
@@ -326,9 +148,10 @@ class GraphQLService:
         self.limits = catalog.spec.limits
         self.production = production
         self.dialect = dialect_for(dialect_name or (engine.dialect.name if engine else "sqlite"))
-        self.writer = Writer(catalog)
-        self.on_commit: Callable[[], None] | None = None  # wakes the bus after a write
-        self.documents = LRU(512)
+        self.writer = writer or Writer(catalog)
+        self.handlers = handlers or Handlers()
+        self.on_commit = on_commit  # wakes the bus after a write
+        self.documents = Documents(schema, self.limits, production=production)
         self.plans = LRU(1024)
 
     @property
@@ -338,62 +161,17 @@ class GraphQLService:
         return self._engine
 
     def prepare(self, query: str) -> Prepared:
-        cached = self.documents.get(query)
-        if cached is not None:
-            return cached  # type: ignore[no-any-return]
-        try:
-            document = parse(query, max_tokens=self.limits.tokens)
-        except GraphQLError as error:
-            return Prepared(DocumentNode(definitions=()), [error])
-        rules = [*specified_rules, *limit_rules(self.limits)]
-        if self.production:
-            rules.append(NoSchemaIntrospectionCustomRule)
-        errors = validate(self.schema, document, rules)
-        if self.production:
-            errors = [without_suggestions(e) for e in errors]
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        return self.documents.remember(query, Prepared(document, list(errors), fragments))  # type: ignore[no-any-return]
+        return self.documents.prepare(query)
+
+    def operation(
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None
+    ) -> tuple[Prepared, OperationDefinitionNode, dict[str, Any]] | list[GraphQLError]:
+        return self.documents.operation(query, variables, operation_name)
 
     def compiler(self, prepared: Prepared, variables: dict[str, Any], policy: Policy) -> Compiler:
         return Compiler(
             self.catalog, self.schema, self.dialect, prepared.fragments, variables, policy
         )
-
-    def operation(
-        self, query: str, variables: dict[str, Any] | None, operation_name: str | None
-    ) -> tuple[Prepared, OperationDefinitionNode, dict[str, Any]] | list[GraphQLError]:
-        prepared = self.prepare(query)
-        if prepared.errors:
-            for error in prepared.errors:
-                _refine(error, prepared.document)
-                code = (
-                    "GRAPHQL_PARSE_FAILED"
-                    if isinstance(error, GraphQLSyntaxError)
-                    else "GRAPHQL_VALIDATION_FAILED"
-                )
-                _code(error, code)
-            return prepared.errors
-        op = get_operation_ast(prepared.document, operation_name)
-        if op is None:
-            if operation_name:
-                return [GraphQLError(f"the document has no operation '{operation_name}'")]
-            return [
-                GraphQLError("the document has several operations: name one with operationName")
-            ]
-        coerced = get_variable_values(self.schema, op.variable_definitions or [], variables or {})
-        if isinstance(coerced, list):
-            errors = [without_suggestions(e) for e in coerced] if self.production else coerced
-            for error in errors:
-                _refine(error)
-                _code(error, "BAD_USER_INPUT")
-            return errors
-        too_costly = cost_error(self.schema, prepared.fragments, op, self.limits, coerced)
-        if too_costly is not None:
-            _code(too_costly, "GRAPHQL_VALIDATION_FAILED")
-            return [too_costly]
-        return prepared, op, coerced
 
     def unexpected(self, exc: Exception) -> GraphQLError:
         incident = uuid.uuid4().hex[:12]
@@ -434,13 +212,31 @@ class GraphQLService:
         variables: dict[str, Any] | None = None,
         operation_name: str | None = None,
         session: Session | None = None,
+    ) -> bytes:
+        """The HTTP body of a request sent by POST."""
+        return (await self.answer_http(query, variables, operation_name, session)).body
+
+    async def answer_http(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        operation_name: str | None = None,
+        session: Session | None = None,
         *,
         allow_mutations: bool = True,
-    ) -> bytes:
-        """The HTTP body of a request. Queries whose root fields are all lists, lookups or
-        aggregates are answered with the JSON the database built, spliced together unparsed;
-        everything else goes through graphql-core."""
+    ) -> Answer:
+        """The HTTP answer to a request: 405 for a mutation sent where only queries may be
+        (GET). Queries whose root fields are all lists, lookups or aggregates are answered with
+        the JSON the database built, spliced together unparsed; everything else goes through
+        graphql-core."""
         found = self.operation(query, variables, operation_name)
+        if (
+            not allow_mutations
+            and not isinstance(found, list)
+            and found[1].operation is OperationType.MUTATION
+        ):
+            error = GraphQLError("mutations need POST", extensions={"code": "METHOD_NOT_ALLOWED"})
+            return Answer(_body(ExecutionResult(data=None, errors=[error])), 405)
         if not isinstance(found, list) and found[1].operation is OperationType.QUERY:
             prepared, op, coerced = found
             root = self.schema.query_type
@@ -466,13 +262,10 @@ class GraphQLService:
                     # with its path
                     statements = []
                 except Exception as exc:  # unexpected: masked like everywhere else
-                    return _body(ExecutionResult(data=None, errors=[self.unexpected(exc)]))
+                    return Answer(_body(ExecutionResult(data=None, errors=[self.unexpected(exc)])))
                 if statements:
-                    return await self.direct(statements, fields)
-        result = await self.run(
-            query, variables, operation_name, session, allow_mutations=allow_mutations
-        )
-        return _body(result)
+                    return Answer(await self.direct(statements, fields))
+        return Answer(_body(await self.run(query, variables, operation_name, session)))
 
     async def direct(
         self, statements: list[tuple[str, Select[Any]]], fields: dict[str, list[FieldNode]]
@@ -554,7 +347,7 @@ class GraphQLService:
         try:
             if op.operation is OperationType.QUERY:
                 plan_key = _plan_key(query, operation_name, coerced, session)
-                await self.queries(compiler, prepared, op, coerced, root_value, plan_key)
+                await self.queries(compiler, prepared, op, coerced, root_value, plan_key, session)
             elif op.operation is OperationType.MUTATION:
                 actor = Actor(
                     policy,
@@ -583,7 +376,7 @@ class GraphQLService:
             root_value=root_value,
             variable_values=variables,
             operation_name=operation_name,
-            field_resolver=_by_response_key,
+            field_resolver=by_response_key,
         )
         assert isinstance(result, ExecutionResult)
         if extra:
@@ -614,6 +407,7 @@ class GraphQLService:
         variables: dict[str, Any],
         root_value: dict[str, Any],
         plan_key: tuple[Any, ...] = (),
+        session: Session | None = None,
     ) -> None:
         root = self.schema.query_type
         assert root is not None
@@ -622,13 +416,10 @@ class GraphQLService:
             await self.reading(conn)
             for key, nodes in fields.items():
                 name = nodes[0].name.value
-                if name == "auditLog":
+                handler = self.handlers.reads.get(name)
+                if handler is not None:
                     args = get_argument_values(root.fields[name], nodes[0], variables)
-                    root_value[key] = await read_audit(conn, args)
-                    continue
-                if name == "webhookDeliveries":
-                    args = get_argument_values(root.fields[name], nodes[0], variables)
-                    root_value[key] = await read_deliveries(conn, args)
+                    root_value[key] = await handler(ReadRequest(conn, args, session))
                     continue
                 if name not in self.catalog.roots:
                     continue  # __typename, __schema, __type: graphql-core answers these
@@ -701,41 +492,18 @@ class GraphQLService:
             async with self.engine.begin() as conn:
                 for key, nodes in fields.items():
                     name = nodes[0].name.value
-                    if name == "redeliverWebhook":
-                        args = get_argument_values(root.fields[name], nodes[0], variables)
-                        answers[key] = await redeliver(conn, args["id"])
-                        if answers[key] is None:
-                            problem = Problem(
-                                None, f"no webhook delivery with id {args['id']}", "NOT_FOUND"
-                            )
-                            raise _Failed(key, write_errors([problem], "id"))
-                        continue
-                    if name not in self.catalog.mutations:
+                    handler = self.handlers.writes.get(name)
+                    if handler is None:
                         continue
                     field = root.fields[name]
                     args = get_argument_values(field, nodes[0], variables)
-                    entity_name, verb = self.catalog.mutations[name]
+                    answer = partial(self.answer, conn, compiler, nodes=nodes, field=field)
                     try:
-                        if verb == "delete":
-                            # the answer is the record as it was: read it (as the role) before it goes
-                            rid = await self.writer.find(
-                                conn,
-                                self.catalog.entities[entity_name],
-                                args["id"],
-                                actor,
-                                "delete",
-                            )
-                            answers[key] = await self.answer(
-                                conn, compiler, entity_name, rid, nodes, field
-                            )
-                            await self.writer.delete(conn, entity_name, rid, actor)
-                        else:
-                            rid = await self.write(conn, name, args, actor)
-                            answers[key] = await self.answer(
-                                conn, compiler, entity_name, rid, nodes, field
-                            )
+                        answers[key] = await handler(WriteRequest(conn, args, actor, answer))
                     except WriteRejected as rejected:
-                        entity = self.catalog.entities[entity_name]
+                        entity = self.catalog.entities.get(
+                            rejected.entity or self.catalog.mutations.get(name, ("", ""))[0]
+                        )
                         raise _Failed(
                             key, write_errors(rejected.problems, "input", entity)
                         ) from None
@@ -779,15 +547,3 @@ class GraphQLService:
                 ]
             )
         return data  # type: ignore[no-any-return]
-
-    async def write(
-        self, conn: AsyncConnection, name: str, args: dict[str, Any], actor: Actor
-    ) -> int:
-        entity_name, verb = self.catalog.mutations[name]
-        entity = self.catalog.entities[entity_name]
-        data = {entity.fields[k].name: v for k, v in (args.get("input") or {}).items()}
-        if verb == "create":
-            return await self.writer.create(conn, entity_name, data, actor)
-        if verb == "update":
-            return await self.writer.update(conn, entity_name, args["id"], data, actor)
-        return await self.writer.upsert(conn, entity_name, args["on"], data, actor)

@@ -16,7 +16,7 @@ from ecospec.generator.model import Spec
 from ecospec.runtime.catalog import build_catalog
 from ecospec.runtime.database import database_url
 from ecospec.runtime.execution import GraphQLService
-from ecospec.runtime.permissions import Session
+from ecospec.runtime.types import Session
 
 
 class QueryError(EcospecError):

@@ -15,17 +15,21 @@ import datetime as dt
 import gc
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ecospec.generator.blocks import BlockLibrary
+from ecospec.generator.blocks import BlockLibrary, load_blocks
 from ecospec.generator.build import BuildReport, SiteBuilder, build_site
 from ecospec.generator.manifest import MANIFEST, Changed, page_index
-from ecospec.runtime.bus import Delivery, Event, backoff
-from ecospec.runtime.ecosystem import Ecosystem
-from ecospec.runtime.sitesource import InProcessSource
+from ecospec.generator.model import Spec
+from ecospec.generator.types import DataSource
+from ecospec.runtime.bus import backoff
+from ecospec.runtime.catalog import Catalog
+from ecospec.runtime.types import Delivery, Event
 
 log = logging.getLogger("ecospec.sites")
 CHANGED_LIST = ".ecospec-changed"
@@ -33,14 +37,43 @@ SCHEDULE = [1.0, 5.0, 30.0, 300.0, 1800.0]
 
 
 class SitesSubscriber:
+    """Keeps the pages built in `out` up to date with the records they show."""
+
     name = "sites"
 
-    def __init__(self, ecosystem: Ecosystem, library: BlockLibrary, out: Path) -> None:
-        self.ecosystem = ecosystem
-        self.library = library
+    def __init__(
+        self,
+        spec: Spec,
+        catalog: Catalog,
+        engine: AsyncEngine,
+        source: Callable[[], DataSource],
+        project: Path,
+        out: Path,
+        library: BlockLibrary | None = None,
+    ) -> None:
+        self.spec = spec
+        self.catalog = catalog
+        self.engine = engine
+        self.project = project
         self.out = out
+        self.held = False  # True: the pages are kept elsewhere; deliveries wait for `serve`
+        self._source = source
+        self._library = library
         self.lock = asyncio.Lock()
         self.last: BuildReport | None = None
+
+    @property
+    def source(self) -> DataSource:
+        """The anonymous role's data, made when the first page needs it."""
+        found = self._source()
+        self._source = lambda: found
+        return found
+
+    @property
+    def library(self) -> BlockLibrary:
+        if self._library is None:
+            self._library = load_blocks(self.project)
+        return self._library
 
     async def prepare(self) -> None:
         """Read and index the site's manifest and compile its templates before the first change
@@ -66,11 +99,8 @@ class SitesSubscriber:
         )
 
     def _prepare(self) -> int:
-        spec = self.ecosystem.spec
-        pages = len(page_index(spec, self.out).entries["pages"])
-        SiteBuilder(
-            spec, self.library, InProcessSource(self.ecosystem), self.ecosystem.project
-        ).prepare_assets()
+        pages = len(page_index(self.spec, self.out).entries["pages"])
+        SiteBuilder(self.spec, self.library, self.source, self.project).prepare_assets()
         return pages
 
     def wants(self, entity: str, operation: str) -> bool:
@@ -86,7 +116,7 @@ class SitesSubscriber:
         if not (self.out / MANIFEST).is_file():
             return  # no site has been built here: nothing to keep up to date
         changes = [await self.change(d.event) for d in batch]
-        spec = self.ecosystem.spec
+        spec = self.spec
         changed_ids: dict[str, set[str]] = {}
         for change in changes:
             changed_ids.setdefault(change.entity, set()).add(change.record_id)
@@ -94,8 +124,8 @@ class SitesSubscriber:
             report = await build_site(
                 spec,
                 self.library,
-                InProcessSource(self.ecosystem),
-                self.ecosystem.project,
+                self.source,
+                self.project,
                 self.out,
                 paths=page_index(spec, self.out).touched(spec, changes),
                 keep_going=True,
@@ -113,10 +143,10 @@ class SitesSubscriber:
 
     async def change(self, event: Event) -> Changed:
         """The record before and after the change, with spec field names (refs as ids)."""
-        entity = self.ecosystem.catalog.entities.get(event.entity)
+        entity = self.catalog.entities.get(event.entity)
         now: dict[str, Any] | None = None
         if entity is not None and event.operation != "delete":
-            async with self.ecosystem.engine.connect() as conn:
+            async with self.engine.connect() as conn:
                 row = (
                     (
                         await conn.execute(

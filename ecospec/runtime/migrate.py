@@ -34,8 +34,9 @@ from sqlalchemy.engine import URL
 from ecospec.generator.errors import Location, MigrationError
 from ecospec.generator.model import Spec
 from ecospec.generator.tables import build_metadata, column_name, table_name
+from ecospec.runtime.capabilities import CAPABILITIES
 from ecospec.runtime.database import READ_ONLY, sqlite_file, sync_engine
-from ecospec.runtime.system import SYSTEM
+from ecospec.runtime.system import CORE_TABLES, SYSTEM
 
 REGISTRY = "ecospec_tables"
 _registry_md = MetaData()
@@ -160,7 +161,8 @@ class _Planner:
     def compare(self) -> None:
         _registry_md.create_all(self.conn)
         present = set(inspect(self.conn).get_table_names())
-        missing = [t for t in SYSTEM.sorted_tables if t.name not in present]
+        own = {*CORE_TABLES, *(t for capability in CAPABILITIES for t in capability.tables)}
+        missing = [t for t in SYSTEM.sorted_tables if t in own and t.name not in present]
         if missing:
             names = ", ".join(t.name for t in missing)
             self.changes.append(Change(f"create Ecospec's own tables ({names})"))
@@ -569,3 +571,8 @@ def _run(
             if conn.dialect.name == "sqlite":
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
         return MigrationPlan(planner.changes)
+
+
+def migrate_additive(spec: Spec, url: URL) -> MigrationPlan:
+    """Apply the changes that lose nothing; refuse to start on any other, naming them."""
+    return migrate(spec, url, additive_only=True)

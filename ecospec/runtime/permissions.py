@@ -3,7 +3,6 @@ its writes. Deny by default: what is not granted compiles to FALSE."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import false
@@ -15,22 +14,13 @@ from ecospec.generator.checks import VARIABLE_RE
 from ecospec.generator.fieldtypes import ALL_OPERATORS
 from ecospec.generator.model import CreateRule, UpdateRule, Where
 from ecospec.runtime.catalog import Catalog
-from ecospec.runtime.compiler import Compiler, Forbidden, FullAccess
+from ecospec.runtime.compiler import Compiler
 from ecospec.runtime.sqldialect import SqlDialect
+from ecospec.runtime.types import FullAccess, Session
 
 
-@dataclass(frozen=True)
-class Session:
-    """Who is asking: a role and the session variables ($user.<name>) taken from the credentials."""
-
-    role: str
-    variables: dict[str, Any] = field(default_factory=dict)
-    key_id: str | None = None
-
-    @property
-    def user_id(self) -> str | None:
-        value = self.variables.get("id")
-        return None if value is None else str(value)
+class Forbidden(Exception):
+    """The session may not do this (a write outside its grants, a missing session variable)."""
 
 
 class _Missing(Exception):

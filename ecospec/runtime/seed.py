@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -47,8 +48,9 @@ def seed_order(catalog: Catalog) -> list[str]:
     return order
 
 
-async def load_seed(engine: AsyncEngine, catalog: Catalog) -> SeedReport:
-    writer = Writer(catalog)
+async def load_seed(engine: AsyncEngine, writer: Writer) -> SeedReport:
+    """The spec's seed records written through `writer` (whose subscribers hear of them)."""
+    catalog = writer.catalog
     report = SeedReport()
     async with engine.begin() as conn:
         for name in seed_order(catalog):
@@ -118,8 +120,6 @@ def _differs(stored: Any, given: Any) -> bool:
     if isinstance(stored, bool) or isinstance(given, bool):
         return bool(stored) != bool(given)
     try:
-        from decimal import Decimal
-
         return Decimal(str(stored)) != Decimal(str(given))
     except Exception:
         return str(stored) != str(given)

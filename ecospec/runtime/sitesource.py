@@ -9,16 +9,15 @@ from typing import Any
 import httpx
 
 from ecospec.generator.errors import BuildError
-from ecospec.runtime.ecosystem import Ecosystem
-from ecospec.runtime.permissions import Session
+from ecospec.runtime.execution import GraphQLService
+from ecospec.runtime.types import Session
 
 
 class InProcessSource:
-    """The runtime's own GraphQL service, as the anonymous role, on the project's database."""
+    """The runtime's own GraphQL service of the anonymous role, on the project's database."""
 
-    def __init__(self, ecosystem: Ecosystem) -> None:
-        role = ecosystem.spec.auth.anonymous_role
-        self.service = ecosystem.service(role)
+    def __init__(self, service: GraphQLService, role: str) -> None:
+        self.service = service
         self.session = Session(role)
 
     async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:

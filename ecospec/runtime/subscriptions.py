@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,15 +22,16 @@ from graphql import (
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import get_argument_values
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ecospec.runtime.auth import AuthError
-from ecospec.runtime.bus import Event, nap
+from ecospec.runtime.bus import nap
 from ecospec.runtime.database import read_only
 from ecospec.runtime.ecosystem import Ecosystem
-from ecospec.runtime.execution import GraphQLService, _by_response_key
-from ecospec.runtime.permissions import Session
+from ecospec.runtime.execution import GraphQLService, by_response_key
 from ecospec.runtime.system import audit
+from ecospec.runtime.types import Event, Session
 
 log = logging.getLogger("ecospec.subscriptions")
 PROTOCOL = "graphql-transport-ws"
@@ -42,7 +44,7 @@ class EventFeed:
     Live notifications are at most once: a subscriber that is not connected misses what happens
     meanwhile (webhooks are the durable way out)."""
 
-    ecosystem: Ecosystem
+    engine: Callable[[], AsyncEngine]  # the engine of the ecosystem in service
     poll: float = 0.25
     listeners: set[asyncio.Queue[Event]] = field(default_factory=set)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -60,7 +62,7 @@ class EventFeed:
             await nap(self.wakeup, stop, self.poll)
 
     async def tick(self) -> None:
-        async with self.ecosystem.engine.connect() as conn:
+        async with self.engine().connect() as conn:
             await read_only(conn)
             if self.last is None:
                 newest = await conn.scalar(select(audit.c.id).order_by(audit.c.id.desc()).limit(1))
@@ -187,7 +189,7 @@ async def _subscription(
                 root_value=data,
                 variable_values=payload.get("variables"),
                 operation_name=payload.get("operationName"),
-                field_resolver=_by_response_key,
+                field_resolver=by_response_key,
             )
             assert isinstance(result, ExecutionResult)
             await websocket.send_json({"type": "next", "id": sub_id, "payload": result.formatted})

@@ -1,5 +1,6 @@
 """Ecospec's own tables beside the ecosystem's: the event log (outbox and audit log), the
-deliveries of events to subscribers, webhook attempts, and API keys."""
+deliveries of events to subscribers, and API keys. A capability keeps its own tables on the same
+metadata (SYSTEM), declared in its module (`Capability.tables`)."""
 
 from __future__ import annotations
 
@@ -62,25 +63,6 @@ Index(
     deliveries.c.status,
 )
 
-# Every webhook attempt: when, the answer, how long it took, what went wrong.
-attempts = Table(
-    "ecospec_attempts",
-    SYSTEM,
-    Column("id", Integer(), primary_key=True, autoincrement=True),
-    Column(
-        "delivery_id",
-        Integer(),
-        ForeignKey("ecospec_deliveries.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column("at", IsoDateTime(), nullable=False),
-    Column("status_code", Integer()),
-    Column("latency_ms", Integer(), nullable=False),
-    Column("error", Text()),
-    sqlite_autoincrement=True,
-)
-Index("ix_ecospec_attempts_delivery", attempts.c.delivery_id)
-
 api_keys = Table(
     "ecospec_api_keys",
     SYSTEM,
@@ -93,3 +75,6 @@ api_keys = Table(
     Column("revoked_at", IsoDateTime()),
     Column("last_used_at", IsoDateTime()),
 )
+
+# The tables every ecosystem has; a capability adds its own (ecospec.runtime.capability).
+CORE_TABLES: tuple[Table, ...] = (audit, deliveries, api_keys)

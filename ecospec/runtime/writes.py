@@ -1,11 +1,11 @@
 """The one write path: validate, then write in the caller's transaction. GraphQL, forms, seeds and
-processes all come through here."""
+the capabilities' own writes all come through here."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from ecospec.generator.fieldtypes import value_problem
-from ecospec.generator.model import Spec
 from ecospec.generator.slugs import slugify
 from ecospec.generator.tables import DEFAULT_LENGTH, always_set
 from ecospec.runtime.bus import publish
 from ecospec.runtime.catalog import Catalog, EntityInfo, FieldInfo
-from ecospec.runtime.compiler import Forbidden, FullAccess, Policy, to_id
+from ecospec.runtime.permissions import Forbidden
+from ecospec.runtime.types import SYSTEM_ACTOR, Actor, FullAccess, Policy, Subscriber, to_id
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,13 @@ class Problem:
 
 
 class WriteRejected(Exception):
-    """A write that was refused; nothing was written."""
+    """A write that was refused; nothing was written. `entity` names the entity whose fields the
+    problems name, when it is not the one of the mutation asked."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], entity: str | None = None) -> None:
         super().__init__("; ".join(p.message for p in problems))
         self.problems = problems
+        self.entity = entity
 
 
 SHORT_TEXT = ("string", "slug", "email", "phone", "url")
@@ -44,19 +46,6 @@ SHORT_TEXT = ("string", "slug", "email", "phone", "url")
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who writes, for permissions and the audit log. The default is the system itself."""
-
-    policy: Policy = field(default_factory=FullAccess)
-    role: str | None = None
-    user_id: str | None = None
-    key_id: str | None = None
-
-
-SYSTEM_ACTOR = Actor()
 
 
 def _plain(value: Any) -> Any:
@@ -68,23 +57,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def subscribers_of(spec: Spec) -> Callable[[str, str], list[str]]:
-    """Who hears of a write: the sites (when there are landings) and the matching webhooks."""
-    hooks = [(name, hook) for name, hook in sorted(spec.webhooks.items()) if hook.enabled]
-    sites = ["sites"] if spec.landings else []
-
-    def subscribers(entity: str, operation: str) -> list[str]:
-        return sites + [
-            f"webhook:{name}" for name, hook in hooks if operation in hook.events.get(entity, [])
-        ]
-
-    return subscribers
-
-
 class Writer:
-    def __init__(self, catalog: Catalog) -> None:
+    """Writes records: checks the input and the actor's grants, writes the row and leaves the
+    write's event in the outbox of every subscriber that wants it, all in the caller's
+    transaction."""
+
+    def __init__(self, catalog: Catalog, subscribers: Sequence[Subscriber] = ()) -> None:
         self.catalog = catalog
-        self.subscribers = subscribers_of(catalog.spec)
+        self.audience = tuple(subscribers)
+
+    def subscribers(self, entity: str, operation: str) -> list[str]:
+        """The subscribers that hear of a write: each decides for itself."""
+        return [s.name for s in self.audience if s.wants(entity, operation)]
 
     def entity(self, name: str) -> EntityInfo:
         return self.catalog.entities[name]

@@ -12,22 +12,23 @@ from __future__ import annotations
 import html
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from ecospec.generator.build import field_label
 from ecospec.generator.errors import BuildError
-from ecospec.generator.model import Where
+from ecospec.generator.model import Entity, Landing, Where
 from ecospec.generator.render import render_text
 from ecospec.generator.sitedata import Reads, SiteData
-from ecospec.runtime.ecosystem import Ecosystem
-from ecospec.runtime.permissions import RolePolicy, Session
-from ecospec.runtime.sitesource import InProcessSource
-from ecospec.runtime.writes import SYSTEM_ACTOR, Actor, WriteRejected
+from ecospec.runtime.capability import Capability, Serving, serving
+from ecospec.runtime.types import SYSTEM_ACTOR, Actor, Session
+from ecospec.runtime.writes import WriteRejected
 
 UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 HONEYPOT = "website"
@@ -71,52 +72,164 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-def _text(ecosystem: Ecosystem, ru: str, en: str) -> str:
+def _text(ecosystem: Serving, ru: str, en: str) -> str:
     return ru if ecosystem.spec.locale == "ru" else en
 
 
-async def handle_form(request: Request, ecosystem: Ecosystem, limiter: RateLimiter) -> Response:
-    spec = ecosystem.spec
+class _Refused(Exception):
+    """A post answered before anything is written: the status and the visitor's message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class _Form:
+    """The form block a post is for."""
+
+    landing_name: str
+    landing: Landing
+    index: int
+    block: str
+    params: dict[str, Any]
+
+
+def _form(ecosystem: Serving, request: Request) -> _Form:
     landing_name = request.path_params["landing"]
-    landing = spec.landings.get(landing_name)
+    landing = ecosystem.spec.landings.get(landing_name)
     index = int(request.path_params["index"])
     entry = (
         landing.blocks[index] if landing is not None and 0 <= index < len(landing.blocks) else None
     )
     params = next(iter(entry.values())) if entry else None
-    if landing is None or not isinstance(params, dict) or not params.get("creates"):
-        return _answer(
-            request,
-            ecosystem,
-            404,
-            _text(ecosystem, "Такой формы нет.", "There is no such form."),
-            {},
-        )
+    if (
+        landing is None
+        or entry is None
+        or not isinstance(params, dict)
+        or not params.get("creates")
+    ):
+        raise _Refused(404, _text(ecosystem, "Такой формы нет.", "There is no such form."))
+    return _Form(landing_name, landing, index, next(iter(entry)), params)
+
+
+def _admit(ecosystem: Serving, request: Request, limiter: RateLimiter) -> None:
+    """Refuse a client posting too often, and a body larger than the limit says."""
     client = request.client.host if request.client else "?"
     if not limiter.allow(client):
-        return _answer(
-            request,
-            ecosystem,
+        raise _Refused(
             429,
             _text(
                 ecosystem,
                 "Слишком много заявок подряд — попробуйте через минуту.",
                 "Too many posts; try again in a minute.",
             ),
-            {},
         )
-    limit = spec.limits.body_bytes
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return _answer(
-            request,
-            ecosystem,
-            413,
-            _text(ecosystem, "Слишком большая форма.", "The form is too large."),
-            {},
-        )
-    form = await request.form()
-    posted = {k: v for k, v in form.items() if isinstance(v, str)}
+    if (
+        declared is not None
+        and declared.isdigit()
+        and int(declared) > ecosystem.spec.limits.body_bytes
+    ):
+        raise _Refused(413, _text(ecosystem, "Слишком большая форма.", "The form is too large."))
+
+
+def _record(
+    request: Request,
+    entity: Entity,
+    form: _Form,
+    posted: dict[str, str],
+    context: dict[str, Any],
+) -> dict[str, Any]:
+    """The record a post creates: the form's fields, the block's `set`, the visitor's UTM tags
+    and the page it was sent from."""
+    data: dict[str, Any] = {}
+    for name in _shown(entity, form):
+        data[name] = _value(entity.fields[name].type, posted.get(name))
+    for name, raw in (form.params.get("set") or {}).items():
+        data[name] = render_text(raw, context) if isinstance(raw, str) else raw
+    referer = parse_qs(urlparse(request.headers.get("referer", "")).query)
+    for key in UTM:
+        value = posted.get(key) or (referer.get(key) or [""])[0]
+        if value and key in entity.fields and key not in data:
+            data[key] = value[: entity.fields[key].max_length or 255]
+    if "landing" in entity.fields and "landing" not in data:
+        data["landing"] = urlparse(request.headers.get("referer", "")).path or form.landing.path
+    return data
+
+
+def _shown(entity: Entity, form: _Form) -> list[str]:
+    return [name for name in form.params.get("fields") or [] if name in entity.fields]
+
+
+async def _write(
+    ecosystem: Serving,
+    form: _Form,
+    data: dict[str, Any],
+    context: dict[str, Any],
+) -> None:
+    """The record, and the records the block follows it up with, in one transaction."""
+    role = ecosystem.spec.auth.anonymous_role
+    service = ecosystem.service(role)
+    actor = Actor(service.policy(Session(role)), role)
+    writer = ecosystem.writer
+    async with ecosystem.engine.begin() as conn:
+        record_id = await writer.create(conn, str(form.params["creates"]), data, actor)
+        for follow in form.params.get("follow_up") or []:
+            values = {
+                k: render_text(v, {**context, "record": {"id": record_id, **data}})
+                if isinstance(v, str)
+                else v
+                for k, v in (follow.get("set") or {}).items()
+            }
+            await writer.create(conn, str(follow["creates"]), values, _system(role))
+    ecosystem.notify()
+
+
+def _problems(
+    ecosystem: Serving,
+    entity: Entity,
+    form: _Form,
+    data: dict[str, Any],
+    rejected: WriteRejected,
+) -> tuple[str, dict[str, str]]:
+    """A refused write as the form shows it: a message, and errors by field in the form's order."""
+    shown = _shown(entity, form)
+    labels = {name: field_label(name, entity.fields[name]) for name in shown}
+    rule = ecosystem.service(ecosystem.spec.auth.anonymous_role).access.create(
+        str(form.params["creates"])
+    )
+    found: dict[str, str] = {}
+    general: list[str] = []
+    for problem in rejected.problems:
+        text = _message(ecosystem, entity.fields.get(problem.field or ""), problem)
+        if problem.field is not None and problem.field in labels:
+            found.setdefault(problem.field, text)
+        elif text not in general:
+            general.append(text)
+    filled = {k for k, v in data.items() if v is not None} | set(rule.set if rule else {})
+    for group in _one_of(rule.check if rule else None):
+        named = [name for name in shown if name in group]
+        if named and not filled & set(group) and not found.keys() & set(named):
+            found[named[0]] = _fill_one_of(ecosystem, [labels[n] for n in named])
+    errors = {name: found[name] for name in shown if name in found}
+    message = _text(ecosystem, "Проверьте поля формы.", "Please check the form.")
+    if general and not errors:
+        message = "; ".join(general)
+    return message, errors
+
+
+async def handle_form(request: Request, ecosystem: Serving, limiter: RateLimiter) -> Response:
+    spec = ecosystem.spec
+    try:
+        form = _form(ecosystem, request)
+        _admit(ecosystem, request, limiter)
+    except _Refused as refused:
+        return _answer(request, ecosystem, refused.status, refused.message, {})
+    raw = await request.form()
+    posted = {k: v for k, v in raw.items() if isinstance(v, str)}
+    params = form.params
     success = str(
         params.get("success")
         or _text(ecosystem, "Спасибо! Заявка отправлена.", "Thank you! We got your request.")
@@ -124,8 +237,7 @@ async def handle_form(request: Request, ecosystem: Ecosystem, limiter: RateLimit
     thanks = str(params.get("thanks") or "")
     if _looks_like_a_bot(posted):
         return _done(request, success, thanks)  # a bot: say thanks, keep nothing
-    entity_name = str(params["creates"])
-    entity = spec.entities.get(entity_name)
+    entity = spec.entities.get(str(params["creates"]))
     if entity is None:
         return _answer(
             request,
@@ -134,74 +246,23 @@ async def handle_form(request: Request, ecosystem: Ecosystem, limiter: RateLimit
             _text(ecosystem, "Такой формы нет.", "There is no such form."),
             {},
         )
-    item = await _item(ecosystem, landing_name, posted.get("_item"))
-    if landing.for_each is not None and item is None:
-        return _answer(
-            request,
-            ecosystem,
-            404,
-            _text(ecosystem, "Страница устарела.", "The page is out of date."),
-            {},
-        )
+    item = await _item(ecosystem, form.landing_name, posted.get("_item"))
+    if form.landing.for_each is not None and item is None:
+        message = _text(ecosystem, "Страница устарела.", "The page is out of date.")
+        return _answer(request, ecosystem, 404, message, {})
     context = {
         "item": item,
         "site": {"title": spec.title, "base_url": spec.site.base_url, "locale": spec.locale},
-        "page": {"landing": landing_name},
+        "page": {"landing": form.landing_name},
     }
-    shown = [name for name in params.get("fields") or [] if name in entity.fields]
-    labels = {name: field_label(name, entity.fields[name]) for name in shown}
-    data: dict[str, Any] = {}
-    for name in shown:
-        data[name] = _value(entity.fields[name].type, posted.get(name))
-    for name, raw in (params.get("set") or {}).items():
-        data[name] = render_text(raw, context) if isinstance(raw, str) else raw
-    referer = parse_qs(urlparse(request.headers.get("referer", "")).query)
-    for key in UTM:
-        value = posted.get(key) or (referer.get(key) or [""])[0]
-        if value and key in entity.fields and key not in data:
-            data[key] = value[: entity.fields[key].max_length or 255]
-    if "landing" in entity.fields and "landing" not in data:
-        data["landing"] = urlparse(request.headers.get("referer", "")).path or landing.path
-    role = spec.auth.anonymous_role
-    access = ecosystem.service(role).access
-    rule = access.create(entity_name)
-    actor = Actor(
-        RolePolicy(ecosystem.catalog, ecosystem.graphql.dialect, access, Session(role)), role
-    )
-    writer = ecosystem.graphql.writer
+    data = _record(request, entity, form, posted, context)
     try:
-        async with ecosystem.engine.begin() as conn:
-            record_id = await writer.create(conn, entity_name, data, actor)
-            for follow in params.get("follow_up") or []:
-                values = {
-                    k: render_text(v, {**context, "record": {"id": record_id, **data}})
-                    if isinstance(v, str)
-                    else v
-                    for k, v in (follow.get("set") or {}).items()
-                }
-                await writer.create(conn, str(follow["creates"]), values, _system(role))
-        ecosystem.notify()
+        await _write(ecosystem, form, data, context)
     except WriteRejected as rejected:
-        found: dict[str, str] = {}
-        general: list[str] = []
-        for problem in rejected.problems:
-            text = _message(ecosystem, entity.fields.get(problem.field or ""), problem)
-            if problem.field is not None and problem.field in labels:
-                found.setdefault(problem.field, text)
-            elif text not in general:
-                general.append(text)
-        filled = {k for k, v in data.items() if v is not None} | set(rule.set if rule else {})
-        for group in _one_of(rule.check if rule else None):
-            named = [name for name in shown if name in group]
-            if named and not filled & set(group) and not found.keys() & set(named):
-                found[named[0]] = _fill_one_of(ecosystem, [labels[n] for n in named])
-        errors = {name: found[name] for name in shown if name in found}  # in the form's order
-        message = _text(ecosystem, "Проверьте поля формы.", "Please check the form.")
-        if general and not errors:
-            message = "; ".join(general)
+        message, errors = _problems(ecosystem, entity, form, data, rejected)
+        labels = {name: field_label(name, entity.fields[name]) for name in _shown(entity, form)}
         return _answer(request, ecosystem, 422, message, errors, labels)
-    block_name = next(iter(entry)) if entry else "form"
-    return _done(request, success, thanks, f"b{index}-{block_name}")
+    return _done(request, success, thanks, f"b{form.index}-{form.block}")
 
 
 _RU = {
@@ -221,7 +282,7 @@ _RU_FORMAT = {
 }
 
 
-def _message(ecosystem: Ecosystem, field: Any, problem: Any) -> str:
+def _message(ecosystem: Serving, field: Any, problem: Any) -> str:
     """A problem as a visitor of the site reads it, in the site's language."""
     if ecosystem.spec.locale != "ru":
         return str(problem.message)
@@ -276,7 +337,7 @@ def _set_field(part: Any) -> str | None:
     return str(name) if test.get("isNull") is False else None
 
 
-def _fill_one_of(ecosystem: Ecosystem, labels: list[str]) -> str:
+def _fill_one_of(ecosystem: Serving, labels: list[str]) -> str:
     if len(labels) == 1:
         return _text(ecosystem, _RU["REQUIRED"], "This field is required")
     quoted = ", ".join(f"«{label}»" for label in labels[:-1]) + f" или «{labels[-1]}»"
@@ -301,12 +362,12 @@ def _value(kind: str, raw: str | None) -> Any:
 
 
 async def _item(
-    ecosystem: Ecosystem, landing_name: str, item_id: str | None
+    ecosystem: Serving, landing_name: str, item_id: str | None
 ) -> dict[str, Any] | None:
     landing = ecosystem.spec.landings[landing_name]
     if landing.for_each is None or not item_id:
         return None
-    data = SiteData(ecosystem.spec, InProcessSource(ecosystem))
+    data = SiteData(ecosystem.spec, ecosystem.source())
     try:
         found = await data.records(landing.for_each.entity, {"id": {"eq": item_id}}, [], 1, Reads())
     except BuildError:
@@ -328,7 +389,7 @@ def _back(request: Request) -> str:
 
 def _answer(
     request: Request,
-    ecosystem: Ecosystem,
+    ecosystem: Serving,
     status: int,
     message: str,
     errors: dict[str, str],
@@ -350,3 +411,15 @@ def _answer(
 a{{color:#1d4ed8}}</style></head><body><main><h1>{title}</h1><p>{html.escape(message)}</p>
 {listed}<p><a href="{back}">{label}</a></p></main></body></html>"""
     return HTMLResponse(page, status_code=status)
+
+
+def _routes() -> Sequence[BaseRoute]:
+    limiter = RateLimiter()  # one per app: posts counted per client
+
+    async def post(request: Request) -> Response:
+        return await handle_form(request, serving(request), limiter)
+
+    return [Route("/forms/{landing}/{index:int}", post, methods=["POST"])]
+
+
+CAPABILITY = Capability("forms", routes=_routes)
