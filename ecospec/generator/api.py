@@ -36,9 +36,16 @@ from ecospec.generator.apitypes import (
     SORT_DIRECTION,
 )
 from ecospec.generator.capabilities import API_PARTS
-from ecospec.generator.checks import unique_key
 from ecospec.generator.fieldtypes import FIELD_TYPES
-from ecospec.generator.model import CreateRule, Entity, FieldSpec, ReadRule, Spec, UpdateRule
+from ecospec.generator.model import (
+    CreateRule,
+    Entity,
+    FieldSpec,
+    ReadRule,
+    Spec,
+    UpdateRule,
+    unique_key,
+)
 from ecospec.generator.naming import EntityNames, camel, entity_names, enum_type_name
 
 NUMERIC = ("int", "decimal", "money")

@@ -12,6 +12,8 @@ from ecospec.generator.fieldtypes import ALL_OPERATORS, FIELD_TYPES, describe_va
 from ecospec.generator.model import (
     ENTITY_RE,
     NAME_RE,
+    SYSTEM_FIELDS,
+    VARIABLE_RE,
     CreateRule,
     DeleteRule,
     Entity,
@@ -22,6 +24,8 @@ from ecospec.generator.model import (
     Spec,
     UpdateRule,
     Where,
+    field_type_of,
+    unique_key,
 )
 from ecospec.generator.slugs import slugify
 
@@ -29,12 +33,9 @@ if TYPE_CHECKING:
     from ecospec.generator.blocks import BlockLibrary
     from ecospec.generator.loader import Index
 
-# `id` filters and sorts like a ref to the record itself.
-SYSTEM_FIELDS = {"id": "ref", "created_at": "datetime", "updated_at": "datetime"}
 LANDING_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 SLUG_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
-VARIABLE_RE = re.compile(r"^\$user\.([A-Za-z_][A-Za-z0-9_]*)$")
 
 
 def check_spec(
@@ -50,21 +51,6 @@ def parse_duration(text: str) -> float | None:
         return None
     unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
     return float(match.group(1)) * unit
-
-
-def field_type_of(entity: Entity, name: str) -> str | None:
-    """The type of a field of an entity, system fields (id, created_at, updated_at) included."""
-    if name in entity.fields:
-        return entity.fields[name].type
-    return SYSTEM_FIELDS.get(name)
-
-
-def unique_key(entity: Entity) -> str | None:
-    """The first unique scalar field: what seed records and upserts match on."""
-    for name, f in entity.fields.items():
-        if f.unique and FIELD_TYPES[f.type].scalar:
-            return name
-    return None
 
 
 class _Checker:

@@ -24,6 +24,11 @@ Where = dict[str, Any]
 Flag = Annotated[bool, Strict()]  # only true/false: `yes` stays text in specs
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTITY_RE = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+# A session variable in a role's filter or preset: `$user.<claim name>`.
+VARIABLE_RE = re.compile(r"^\$user\.([A-Za-z_][A-Za-z0-9_]*)$")
+# The fields every entity has without writing them; `id` filters and sorts like a ref to the
+# record itself.
+SYSTEM_FIELDS = {"id": "ref", "created_at": "datetime", "updated_at": "datetime"}
 
 
 class Node(BaseModel):
@@ -114,6 +119,21 @@ class Entity(Node):
         None, description="The entity's former name: its table is renamed and its data kept."
     )
     fields: dict[str, FieldSpec] = Field(description="The entity's fields by name.")
+
+
+def field_type_of(entity: Entity, name: str) -> str | None:
+    """The type of a field of an entity, system fields (id, created_at, updated_at) included."""
+    if name in entity.fields:
+        return entity.fields[name].type
+    return SYSTEM_FIELDS.get(name)
+
+
+def unique_key(entity: Entity) -> str | None:
+    """The first unique scalar field: what seed records and upserts match on."""
+    for name, f in entity.fields.items():
+        if f.unique and FIELD_TYPES[f.type].scalar:
+            return name
+    return None
 
 
 class EntityQuery(Node):

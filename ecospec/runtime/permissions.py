@@ -10,9 +10,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from ecospec.generator.access import Access
-from ecospec.generator.checks import VARIABLE_RE
 from ecospec.generator.fieldtypes import ALL_OPERATORS
-from ecospec.generator.model import CreateRule, UpdateRule, Where
+from ecospec.generator.model import VARIABLE_RE, CreateRule, UpdateRule, Where
 from ecospec.runtime.catalog import Catalog
 from ecospec.runtime.compiler import Compiler
 from ecospec.runtime.sqldialect import SqlDialect

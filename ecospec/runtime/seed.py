@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ecospec.generator.checks import unique_key
 from ecospec.generator.errors import EcospecError
+from ecospec.generator.model import unique_key
 from ecospec.generator.slugs import slugify
 from ecospec.runtime.catalog import Catalog
 from ecospec.runtime.writes import Writer, WriteRejected
