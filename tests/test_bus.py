@@ -564,7 +564,7 @@ def test_the_default_schedule_is_svix_s() -> None:
     hook = Webhook.model_validate(
         {"url": "http://x", "secret_env": "S", "events": {"Lead": ["create"]}}
     )
-    assert hook.schedule == ["5s", "5m", "30m", "2h", "5h", "10h", "10h"]
+    assert [str(wait) for wait in hook.schedule] == ["5s", "5m", "30m", "2h", "5h", "10h", "10h"]
     assert hook.timeout_ms == 10_000
 
 

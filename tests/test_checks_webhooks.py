@@ -30,6 +30,7 @@ def test_a_valid_webhook_loads_without_diagnostics(write_spec: WriteSpec, tmp_pa
     assert result.spec is not None
     hook = result.spec.webhooks["crm"]
     assert [str(wait) for wait in hook.schedule] == ["100ms", "5s", "1.5m", "2h", "1d"]
+    assert [wait.seconds for wait in hook.schedule] == [0.1, 5.0, 90.0, 7200.0, 86400.0]
 
 
 @pytest.mark.parametrize(
@@ -121,3 +122,14 @@ def test_a_wait_that_is_not_text_is_reported_with_its_kind(
     ]
     found = check(write_spec, tmp_path, hooks("[100ms, 5s, 1.5m, 2h, 1d]", "[5s, [1m]]"))
     assert found == ["spec/webhooks.yaml:6:20: webhooks.crm.schedule[1]: expected text, got a list"]
+
+
+def test_a_bad_wait_is_reported_beside_the_problems_of_validation(
+    write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    text = HOOK.replace("    url: https://crm.example/hooks\n", "").replace("1.5m", "soon")
+    assert check(write_spec, tmp_path, {"spec/webhooks.yaml": text}) == [
+        "spec/webhooks.yaml:2:3: webhooks.crm: missing required key 'url'",
+        "spec/webhooks.yaml:5:27: webhooks.crm.schedule[2]: "
+        "'soon' is not a duration such as 30s, 5m or 2h",
+    ]

@@ -44,15 +44,6 @@ def check_spec(
     return _Checker(spec, index, dropped, root, blocks).run()
 
 
-def parse_duration(text: str) -> float | None:
-    """'5s' -> 5.0, '5m' -> 300.0, '2h' -> 7200.0, '1d' -> 86400.0; None when it is not one."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*", str(text))
-    if match is None:
-        return None
-    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-    return float(match.group(1)) * unit
-
-
 class _Checker:
     def __init__(
         self,
@@ -722,11 +713,6 @@ class _Checker:
                     )
             if not hook.events:
                 self.error((*path, "events"), "a webhook needs at least one entity to send")
-            for i, wait in enumerate(hook.schedule):
-                if parse_duration(wait) is None:
-                    self.error(
-                        (*path, "schedule", i), f"'{wait}' is not a duration such as 30s, 5m or 2h"
-                    )
 
     # seed -----------------------------------------------------------------------------------
 

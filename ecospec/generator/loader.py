@@ -20,7 +20,7 @@ from ecospec.generator.errors import (
     did_you_mean,
     relative_name,
 )
-from ecospec.generator.model import SECTIONS, Node, Role, Spec
+from ecospec.generator.model import SECTIONS, Duration, Node, Role, Spec
 
 if TYPE_CHECKING:
     from ecospec.generator.blocks import BlockLibrary
@@ -288,8 +288,8 @@ def _validate(
             located = [(error, _clean_loc(data, error["loc"])) for error in exc.errors()]
             for error, path in located:
                 diagnostics.append(_pydantic_diagnostic(error, path, index))
-            for _error, path in located:
-                unit = _droppable(path)
+            for error, path in located:
+                unit = _droppable(path, error["type"])
                 if unit and _remove(data, unit):
                     dropped.add(unit)
                     progress = True
@@ -297,11 +297,15 @@ def _validate(
                 return None, dropped
 
 
-def _droppable(path: KeyPath) -> KeyPath:
+def _droppable(path: KeyPath, kind: str) -> KeyPath:
     """The part of the spec an error at `path` takes out: a field, a grant, a member, a setting."""
     if path[:1] == ("entities",) and len(path) >= 4 and path[2] == "fields":
         return path[:4]
     if path[:1] == ("roles",) and len(path) >= 3:
+        return path[:3]
+    if kind == Duration.error_type and len(path) >= 3:
+        # text that is no duration takes out only its option (the default stands in), so the
+        # rest of its member is still checked
         return path[:3]
     if path and path[0] in SECTIONS:
         return path[:2]

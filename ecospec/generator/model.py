@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -10,12 +12,13 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetCoreSchemaHandler,
     PrivateAttr,
     Strict,
     Tag,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from ecospec.generator.errors import Location, did_you_mean
 from ecospec.generator.fieldtypes import FIELD_TYPES
@@ -324,6 +327,67 @@ class Limits(Node):
     )
 
 
+DURATION_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A span of time as a spec writes it: '100ms', '5s', '5m', '2h', '1d'. The text is kept for
+    messages and dumps; `seconds` and `timedelta` are what the runtime waits."""
+
+    text: str
+    seconds: float
+
+    # The kind of a validation error made by text that is no duration.
+    error_type: ClassVar[str] = "duration"
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        """'5s' -> 5 seconds, '5m' -> 300, '2h' -> 7200, '1d' -> 86400; ValueError otherwise."""
+        match = DURATION_RE.fullmatch(text)
+        if match is None:
+            raise ValueError(f"'{text}' is not a duration such as 30s, 5m or 2h")
+        return cls(text, float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+    @property
+    def timedelta(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.seconds)
+
+    def __str__(self) -> str:
+        return self.text
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        """Text in the spec and in the JSON Schema (errors as for any text, then as a duration);
+        dumped back as the text written."""
+        return core_schema.no_info_before_validator_function(
+            _text_of,
+            core_schema.no_info_after_validator_function(
+                _validate_duration, core_schema.str_schema()
+            ),
+            serialization=core_schema.to_string_ser_schema(when_used="always"),
+        )
+
+
+def _text_of(value: Any) -> Any:
+    """A Duration given again (a default, a copy) validates as the text it was made from."""
+    return value.text if isinstance(value, Duration) else value
+
+
+def _validate_duration(text: str) -> Duration:
+    try:
+        return Duration.parse(text)
+    except ValueError:
+        raise PydanticCustomError(
+            Duration.error_type,
+            "'{text}' is not a duration such as 30s, 5m or 2h",
+            {"text": text},
+        ) from None
+
+
 DEFAULT_SCHEDULE = ["5s", "5m", "30m", "2h", "5h", "10h", "10h"]
 
 
@@ -337,8 +401,8 @@ class Webhook(Node):
         description="Which entities' writes are sent, and which operations: {Lead: [create, update]}."
     )
     timeout_ms: int = Field(10_000, gt=0, description="How long one attempt may take.")
-    schedule: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_SCHEDULE),
+    schedule: list[Duration] = Field(
+        default_factory=lambda: [Duration.parse(wait) for wait in DEFAULT_SCHEDULE],
         description="Waits before each retry (5s, 5m, 2h, …); after the last, the event is dead-lettered.",
     )
     enabled: Flag = Field(

@@ -28,7 +28,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ecospec.generator.checks import parse_duration
 from ecospec.generator.columns import IsoDateTime
 from ecospec.generator.model import Webhook
 from ecospec.runtime.bus import backoff, now
@@ -100,7 +99,7 @@ class WebhookSubscriber:
         self.hook = hook
         self.engine = engine
         self.client = client
-        self.schedule = [parse_duration(w) or 0.0 for w in hook.schedule]
+        self.schedule = [wait.seconds for wait in hook.schedule]
 
     def wants(self, entity: str, operation: str) -> bool:
         return operation in self.hook.events.get(entity, [])
