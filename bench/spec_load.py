@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from ecospec.generator.checks import check_spec
+from ecospec.generator.checks.sections import check_spec
 from ecospec.generator.errors import Diagnostic, relative_name
 from ecospec.generator.jsonschema import spec_file_schema, spec_file_schema_text
 from ecospec.generator.loader import (

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ecospec.generator.blocks import BlockLibrary, load_blocks
+from ecospec.generator.checks.sections import check_spec
 from ecospec.generator.errors import (
     Diagnostic,
     KeyPath,
@@ -21,47 +23,10 @@ from ecospec.generator.errors import (
     relative_name,
 )
 from ecospec.generator.model import SECTIONS, Duration, Node, Role, Spec
-
-if TYPE_CHECKING:
-    from ecospec.generator.blocks import BlockLibrary
-from ecospec.generator.source import SourceFile, read_yaml
+from ecospec.generator.source import Index, SourceFile, read_yaml
 
 SPEC_DIR = "spec"
 _SINGULAR = {"entities": "entity", "roles": "role", "landings": "landing", "webhooks": "webhook"}
-
-
-@dataclass
-class Index:
-    """Where every key and value of the merged spec was written."""
-
-    values: dict[KeyPath, Location] = field(default_factory=dict)
-    keys: dict[KeyPath, Location] = field(default_factory=dict)
-
-    def value(self, path: KeyPath) -> Location | None:
-        """The location of the value at `path`, or of its nearest written ancestor."""
-        for end in range(len(path), -1, -1):
-            found = self.values.get(path[:end])
-            if found is not None:
-                return found
-        return None
-
-    def key(self, path: KeyPath) -> Location | None:
-        """The location of the key naming `path` (falls back to the value's)."""
-        return self.keys.get(path) or self.value(path)
-
-    def add(self, source: SourceFile, src: KeyPath, dst: KeyPath) -> None:
-        """Copy the locations under `src` in a file to `dst` in the merged spec."""
-        n = len(src)
-        values, keys = source.under(src)
-        if src == dst:  # a section merged where it was written: the paths stay as they are
-            self.values.update(values)
-            self.keys.update((path, loc) for path, loc in keys if len(path) > n)
-            return
-        for path, loc in values:
-            self.values[dst + path[n:]] = loc
-        for path, loc in keys:
-            if len(path) > n:
-                self.keys[dst + path[n:]] = loc
 
 
 @dataclass
@@ -89,8 +54,6 @@ def spec_files(project: Path) -> list[Path]:
 
 def load_project(project: Path) -> LoadResult:
     """Read and check the spec of a project folder, collecting every diagnostic."""
-    from ecospec.generator.blocks import load_blocks
-
     files = spec_files(project)
     sources = [_read_cached(p, relative_name(p, project)) for p in files]
     blocks = load_blocks(project)
@@ -130,8 +93,6 @@ def load_sources(
     sources: list[SourceFile], spec_root: str = SPEC_DIR, blocks: BlockLibrary | None = None
 ) -> LoadResult:
     """Merge, validate and check parsed files; `blocks` (when given) checks landing blocks too."""
-    from ecospec.generator.checks import check_spec  # checks build on the loader's Index
-
     diagnostics: list[Diagnostic] = list(blocks.diagnostics) if blocks is not None else []
     for source in sources:
         diagnostics.extend(source.diagnostics)

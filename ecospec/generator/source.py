@@ -73,6 +73,40 @@ class SourceFile:
         return self.keys.get(path) or self.value_location(path)
 
 
+@dataclass
+class Index:
+    """Where every key and value of the merged spec was written."""
+
+    values: dict[KeyPath, Location] = field(default_factory=dict)
+    keys: dict[KeyPath, Location] = field(default_factory=dict)
+
+    def value(self, path: KeyPath) -> Location | None:
+        """The location of the value at `path`, or of its nearest written ancestor."""
+        for end in range(len(path), -1, -1):
+            found = self.values.get(path[:end])
+            if found is not None:
+                return found
+        return None
+
+    def key(self, path: KeyPath) -> Location | None:
+        """The location of the key naming `path` (falls back to the value's)."""
+        return self.keys.get(path) or self.value(path)
+
+    def add(self, source: SourceFile, src: KeyPath, dst: KeyPath) -> None:
+        """Copy the locations under `src` in a file to `dst` in the merged spec."""
+        n = len(src)
+        values, keys = source.under(src)
+        if src == dst:  # a section merged where it was written: the paths stay as they are
+            self.values.update(values)
+            self.keys.update((path, loc) for path, loc in keys if len(path) > n)
+            return
+        for path, loc in values:
+            self.values[dst + path[n:]] = loc
+        for path, loc in keys:
+            if len(path) > n:
+                self.keys[dst + path[n:]] = loc
+
+
 def _location(name: str, mark: yaml.Mark | None) -> Location:
     if mark is None:
         return Location(name, 1, 1)

@@ -32,9 +32,9 @@ from starlette.responses import FileResponse, HTMLResponse, Response, StreamingR
 from starlette.routing import BaseRoute, Route
 from watchfiles import Change, awatch
 
-from ecospec.generator.blockcheck import template_diagnostic
 from ecospec.generator.blocks import BlockLibrary, block_files, load_blocks
 from ecospec.generator.build import MANIFEST, SiteBuilder, build_site, put_file
+from ecospec.generator.checks.blocks import template_diagnostic
 from ecospec.generator.errors import BuildError, EcospecError, Severity, relative_name
 from ecospec.generator.loader import SPEC_DIR, LoadResult, load_sources, spec_files
 from ecospec.generator.manifest import read_manifest

@@ -5,30 +5,30 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import TemplateSyntaxError
 
 from ecospec.generator.blocks import Block, ParamSpec
+from ecospec.generator.checks.context import CheckContext
+from ecospec.generator.checks.filters import check_field_list, check_presets
+from ecospec.generator.checks.queries import anonymous_reads, check_query
 from ecospec.generator.errors import Diagnostic, KeyPath, Location, did_you_mean
 from ecospec.generator.fieldtypes import FIELD_TYPES, describe_value
 from ecospec.generator.model import EntityQuery
 from ecospec.generator.render import is_template, sandbox
-
-if TYPE_CHECKING:
-    from ecospec.generator.checks import _Checker
 
 COLOR_RE = re.compile(r"^(#[0-9a-fA-F]{3,8}|[a-z]+|(rgb|hsl)a?\([^)]*\))$")
 AGGREGATES = ("count", "sum", "avg", "min", "max")
 
 
 def check_block(
-    checker: _Checker, block: Block, params: dict[str, Any] | None, path: KeyPath
+    ctx: CheckContext, block: Block, params: dict[str, Any] | None, path: KeyPath
 ) -> None:
     found = template_diagnostic(block)
     if found is not None:  # once per block: the loader drops the same diagnostic made again
-        checker.out.append(found)
-    _object(checker, block.spec.params, params or {}, path, f"block '{block.name}'")
+        ctx.diagnostics.append(found)
+    _object(ctx, block.spec.params, params or {}, path, f"block '{block.name}'")
 
 
 def template_diagnostic(block: Block) -> Diagnostic | None:
@@ -53,27 +53,27 @@ def _compile_problem(source: str) -> tuple[int, str] | None:
 
 
 def _object(
-    checker: _Checker, specs: dict[str, ParamSpec], value: dict[str, Any], path: KeyPath, what: str
+    ctx: CheckContext, specs: dict[str, ParamSpec], value: dict[str, Any], path: KeyPath, what: str
 ) -> None:
     for key, item in value.items():
         spec = specs.get(key)
         if spec is None:
-            checker.error(
+            ctx.error(
                 (*path, key),
                 f"{what} has no parameter '{key}'{did_you_mean(key, specs)}",
                 at_key=True,
             )
             continue
-        _param(checker, spec, item, (*path, key), value)
+        _param(ctx, spec, item, (*path, key), value)
     for key, spec in specs.items():
         if spec.required and value.get(key) is None and spec.default is None:
-            checker.error(path, f"{what} needs the parameter '{key}'")
+            ctx.error(path, f"{what} needs the parameter '{key}'")
 
 
-def _template(checker: _Checker, text: str, path: KeyPath) -> None:
+def _template(ctx: CheckContext, text: str, path: KeyPath) -> None:
     problem = _parse_problem(text)
     if problem is not None:
-        checker.error(path, f"template: {problem}")
+        ctx.error(path, f"template: {problem}")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -88,141 +88,137 @@ def _parse_problem(text: str) -> str | None:
 
 
 def _param(
-    checker: _Checker, spec: ParamSpec, value: Any, path: KeyPath, siblings: dict[str, Any]
+    ctx: CheckContext, spec: ParamSpec, value: Any, path: KeyPath, siblings: dict[str, Any]
 ) -> None:
     if value is None:
         return
     kind = spec.type
     templated = isinstance(value, str) and is_template(value)
     if isinstance(value, str):
-        _template(checker, value, path)
+        _template(ctx, value, path)
     if kind in ("text", "url"):
         if not isinstance(value, str | int | float) or isinstance(value, bool):
-            checker.error(path, f"expected text, got {_kind(value)}")
+            ctx.error(path, f"expected text, got {_kind(value)}")
     elif kind == "number":
         if isinstance(value, bool) or not (isinstance(value, int | float) or templated):
-            checker.error(path, f"expected a number, got {_kind(value)}")
+            ctx.error(path, f"expected a number, got {_kind(value)}")
     elif kind == "bool":
         if not isinstance(value, bool):
-            checker.error(path, f"expected true or false, got {_kind(value)}")
+            ctx.error(path, f"expected true or false, got {_kind(value)}")
     elif kind == "color":
         if not isinstance(value, str) or not (templated or COLOR_RE.match(value)):
-            checker.error(path, f"'{value}' is not a colour (#rrggbb, a name, rgb(…) or hsl(…))")
+            ctx.error(path, f"'{value}' is not a colour (#rrggbb, a name, rgb(…) or hsl(…))")
     elif kind == "datetime":
         if not isinstance(value, str) or not (templated or _is_moment(value)):
-            checker.error(
-                path, f"'{value}' is not an ISO date and time (2027-05-31T23:59:59+03:00)"
-            )
+            ctx.error(path, f"'{value}' is not an ISO date and time (2027-05-31T23:59:59+03:00)")
     elif kind == "enum":
         if value not in (spec.values or []):
-            checker.error(path, f"'{value}' is not one of: {', '.join(spec.values or [])}")
+            ctx.error(path, f"'{value}' is not one of: {', '.join(spec.values or [])}")
     elif kind == "image":
         if isinstance(value, dict):
-            _object(checker, _IMAGE, value, path, "an image")
+            _object(ctx, _IMAGE, value, path, "an image")
         elif not isinstance(value, str):
-            checker.error(path, f"expected an image path or {{src, alt}}, got {_kind(value)}")
+            ctx.error(path, f"expected an image path or {{src, alt}}, got {_kind(value)}")
     elif kind == "link":
         if not isinstance(value, dict):
-            checker.error(path, f"expected a link {{title, href}}, got {_kind(value)}")
+            ctx.error(path, f"expected a link {{title, href}}, got {_kind(value)}")
         else:
-            _object(checker, _LINK, value, path, "a link")
+            _object(ctx, _LINK, value, path, "a link")
     elif kind == "list":
         if not isinstance(value, list):
-            checker.error(path, f"expected a list, got {_kind(value)}")
+            ctx.error(path, f"expected a list, got {_kind(value)}")
             return
         item_spec = spec.of or (
             ParamSpec(type="object", params=spec.params) if spec.params else None
         )
         if item_spec is not None:
             for i, item in enumerate(value):
-                _param(checker, item_spec, item, (*path, i), {})
+                _param(ctx, item_spec, item, (*path, i), {})
     elif kind == "object":
         if not isinstance(value, dict):
-            checker.error(path, f"expected a mapping, got {_kind(value)}")
+            ctx.error(path, f"expected a mapping, got {_kind(value)}")
         elif spec.params is not None:
-            _object(checker, spec.params, value, path, "this parameter")
+            _object(ctx, spec.params, value, path, "this parameter")
     elif kind == "query":
-        _query(checker, value, path)
+        _query(ctx, value, path)
     elif kind == "aggregate":
-        _aggregate(checker, value, path)
+        _aggregate(ctx, value, path)
     elif kind == "entity":
-        if not isinstance(value, str) or not checker.known("entities", value):
-            checker.unknown(path, "entity", str(value), checker.spec.entities)
+        if not isinstance(value, str) or not ctx.known("entities", value):
+            ctx.unknown(path, "entity", str(value), ctx.spec.entities)
     elif kind in ("fields", "values"):
-        _entity_fields(checker, spec, value, path, siblings)
+        _entity_fields(ctx, spec, value, path, siblings)
 
 
-def _query(checker: _Checker, value: Any, path: KeyPath) -> None:
+def _query(ctx: CheckContext, value: Any, path: KeyPath) -> None:
     if not isinstance(value, dict):
-        checker.error(
-            path, f"expected a query {{entity, where, order_by, limit}}, got {_kind(value)}"
-        )
+        ctx.error(path, f"expected a query {{entity, where, order_by, limit}}, got {_kind(value)}")
         return
     unknown = [k for k in value if k not in EntityQuery.model_fields]
     for key in unknown:
-        checker.error(
+        ctx.error(
             (*path, key),
             f"a query has no key '{key}'{did_you_mean(key, EntityQuery.model_fields)}",
             at_key=True,
         )
     if unknown or not isinstance(value.get("entity"), str):
         if not isinstance(value.get("entity"), str):
-            checker.error(path, "a query needs 'entity: <Entity>'")
+            ctx.error(path, "a query needs 'entity: <Entity>'")
         return
     try:
         query = EntityQuery.model_validate(value)
     except Exception:
-        checker.error(path, "expected a query {entity, where, order_by, limit}")
+        ctx.error(path, "expected a query {entity, where, order_by, limit}")
         return
-    if checker.query(query, path, templates=True) is not None:
-        checker.anonymous_reads(query.entity, (*path, "entity"))
+    if check_query(ctx, query, path, templates=True) is not None:
+        anonymous_reads(ctx, query.entity, (*path, "entity"))
 
 
-def _aggregate(checker: _Checker, value: Any, path: KeyPath) -> None:
+def _aggregate(ctx: CheckContext, value: Any, path: KeyPath) -> None:
     if not isinstance(value, dict) or not isinstance(value.get("entity"), str):
-        checker.error(path, "expected an aggregate {entity, where, op, field}")
+        ctx.error(path, "expected an aggregate {entity, where, op, field}")
         return
     op = value.get("op", "count")
     if op not in AGGREGATES:
-        checker.error((*path, "op"), f"unknown aggregate '{op}'{did_you_mean(str(op), AGGREGATES)}")
+        ctx.error((*path, "op"), f"unknown aggregate '{op}'{did_you_mean(str(op), AGGREGATES)}")
     extra = [k for k in value if k not in ("entity", "where", "op", "field")]
     for key in extra:
-        checker.error((*path, key), f"an aggregate has no key '{key}'", at_key=True)
+        ctx.error((*path, key), f"an aggregate has no key '{key}'", at_key=True)
     query = {k: v for k, v in value.items() if k in ("entity", "where")}
-    _query(checker, query, path)
-    entity = checker.spec.entities.get(value["entity"])
+    _query(ctx, query, path)
+    entity = ctx.spec.entities.get(value["entity"])
     fname = value.get("field")
     if entity is None:
         return
     if op != "count" and fname is None:
-        checker.error(path, f"'{op}' needs a field")
+        ctx.error(path, f"'{op}' needs a field")
     elif fname is not None:
         f = entity.fields.get(fname)
         if f is None:
-            checker.unknown((*path, "field"), f"field of {value['entity']}", fname, entity.fields)
+            ctx.unknown((*path, "field"), f"field of {value['entity']}", fname, entity.fields)
         elif op in ("sum", "avg") and f.type not in ("int", "decimal", "money"):
-            checker.error((*path, "field"), f"cannot {op} a {f.type} field")
+            ctx.error((*path, "field"), f"cannot {op} a {f.type} field")
         elif not FIELD_TYPES[f.type].scalar or f.type == "json":
-            checker.error((*path, "field"), f"cannot aggregate a {f.type} field")
+            ctx.error((*path, "field"), f"cannot aggregate a {f.type} field")
 
 
 def _entity_fields(
-    checker: _Checker, spec: ParamSpec, value: Any, path: KeyPath, siblings: dict[str, Any]
+    ctx: CheckContext, spec: ParamSpec, value: Any, path: KeyPath, siblings: dict[str, Any]
 ) -> None:
     ename = siblings.get(spec.entity_param)
-    entity = checker.spec.entities.get(ename) if isinstance(ename, str) else None
+    entity = ctx.spec.entities.get(ename) if isinstance(ename, str) else None
     if spec.type == "fields":
         if not isinstance(value, list):
-            checker.error(path, f"expected a list of field names, got {_kind(value)}")
+            ctx.error(path, f"expected a list of field names, got {_kind(value)}")
             return
         if entity is not None:
-            checker.field_list(str(ename), value, path, writable=True)
+            check_field_list(ctx, str(ename), value, path, writable=True)
         return
     if not isinstance(value, dict):
-        checker.error(path, f"expected a mapping of fields to values, got {_kind(value)}")
+        ctx.error(path, f"expected a mapping of fields to values, got {_kind(value)}")
         return
     if entity is not None:
-        checker.presets(str(ename), value, path, templates=True, variables=False)
+        check_presets(ctx, str(ename), value, path, templates=True, variables=False)
 
 
 def _is_moment(text: str) -> bool:
