@@ -1,9 +1,11 @@
 """The checks of every spec section, run in order on one context.
 
-A section of the spec adds its checks here: a function taking the `CheckContext`
-(`checks.context`) and reporting into it, listed once in `SECTION_CHECKS`."""
+A section's checks are one function of the `CheckContext` (`checks.context`), in the section's
+own module; registering them is one line in `SECTION_CHECKS`."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from ecospec.generator.blocks import BlockLibrary
 from ecospec.generator.checks.context import CheckContext, SectionCheck
@@ -28,11 +30,17 @@ SECTION_CHECKS: tuple[SectionCheck, ...] = (
 
 
 def check_spec(
-    spec: Spec, index: Index, dropped: set[KeyPath], root: str, blocks: BlockLibrary | None = None
+    spec: Spec,
+    index: Index,
+    dropped: set[KeyPath],
+    root: str,
+    blocks: BlockLibrary | None = None,
+    checks: Sequence[SectionCheck] = SECTION_CHECKS,
 ) -> list[Diagnostic]:
     """What a single model cannot see: references across the spec, filters, paths, seeds.
-    `dropped` names the parts validation took out; `blocks`, when given, checks landing blocks."""
+    `dropped` names the parts validation took out; `blocks`, when given, checks landing blocks;
+    `checks` are the section checks to run, in order (default: every section's)."""
     ctx = CheckContext(spec, index, dropped, root, blocks)
-    for check in SECTION_CHECKS:
+    for check in checks:
         check(ctx)
     return ctx.diagnostics
