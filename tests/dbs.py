@@ -1,5 +1,6 @@
-"""Real databases for the runtime tests: SQLite files in tmp_path, PostgreSQL schemas when
-ECOSPEC_TEST_POSTGRES_URL is set, the seeded demo, and a synchronous handle on the GraphQL service.
+"""Real databases for the runtime tests: SQLite files in tmp_path, PostgreSQL schemas (on the server
+of ECOSPEC_TEST_POSTGRES_URL, or else on one the session starts for itself), the seeded demo, and a
+synchronous handle on the GraphQL service.
 
 Test modules load this file as a plugin (`pytest_plugins = ["dbs"]`) so that its session-scoped
 fixtures (the seeded demo on each database) are built once per run, not once per module.
@@ -25,6 +26,8 @@ from typing import Any
 
 import pytest
 from graphql import ExecutionResult
+from postgres_server import LocalPostgres, PostgresStartError
+from postgres_server import start as start_postgres
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
@@ -72,13 +75,33 @@ def sqlite_path(url: str) -> Path:
 
 
 _reachable: dict[str, str | None] = {}
+_own: dict[str, LocalPostgres | str] = {}  # the session's own server, or why it did not start
+
+
+def own_postgres_url() -> str:
+    """The URL of the session's own server, started on the first call; the test fails when it
+    cannot start (the reason is kept, so the next tests fail at once too)."""
+    if "server" not in _own:
+        try:
+            _own["server"] = start_postgres()
+        except PostgresStartError as exc:
+            _own["server"] = f"cannot start a PostgreSQL server for the tests: {exc}"
+    server = _own["server"]
+    if isinstance(server, str):
+        pytest.fail(f"{server}\n(or set {POSTGRES_ENV} to a server of your own)", pytrace=False)
+    return server.url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    server = _own.pop("server", None)
+    if isinstance(server, LocalPostgres):
+        server.stop()
 
 
 def postgres_url() -> str:
-    """The server of ECOSPEC_TEST_POSTGRES_URL; skip when unset, fail when required but down."""
-    raw = os.environ.get(POSTGRES_ENV)
-    if not raw:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}")
+    """The server of ECOSPEC_TEST_POSTGRES_URL (the test fails when it is required and down, and
+    skips when it is not required and down); without the variable, the session's own server."""
+    raw = os.environ.get(POSTGRES_ENV) or own_postgres_url()
     if raw not in _reachable:
         engine = create_engine(
             resolve(raw), poolclass=NullPool, connect_args={"connect_timeout": 5}
@@ -316,7 +339,8 @@ def api_on(url: str, project: Path = ROOT, spec: Spec | None = None) -> Iterator
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    """The database kind; PostgreSQL cases skip (or fail, when required) without a server."""
+    """The database kind; PostgreSQL cases skip (or fail, when required) when the server of
+    ECOSPEC_TEST_POSTGRES_URL is down."""
     kind: str = request.param
     if kind == "postgresql":
         postgres_url()
