@@ -182,6 +182,31 @@ def test_adding_a_field_keeps_the_data(project: Project) -> None:
     assert project.migrate(v2).changes == []
 
 
+def test_adding_an_indexed_field_or_a_ref_makes_each_index_once(project: Project) -> None:
+    project.migrate(V1)
+    project.insert(V1, "product", {"name": "tea", "color": "green", "status": "draft"})
+    v2 = (
+        V1
+        + "      origin: {type: string, max_length: 40, index: true}\n"
+        + "      maker: {type: ref, to: Maker}\n"
+        + "  Maker:\n    fields:\n      name: {type: string}\n"
+    )
+    assert sorted(project.lines(v2)) == [
+        "spec/entities/shop.yaml:10:5: create index ix_maker_created_at",
+        "spec/entities/shop.yaml:10:5: create table maker",
+        "spec/entities/shop.yaml:3:5: create foreign key fk_product_maker_id",
+        "spec/entities/shop.yaml:3:5: create index ix_product_maker_id",
+        "spec/entities/shop.yaml:3:5: create index ix_product_origin",
+        "spec/entities/shop.yaml:7:15: add column product.origin",
+        "spec/entities/shop.yaml:8:14: add column product.maker_id",
+    ]
+    with project.engine() as engine, engine.connect() as conn:
+        indexes = {i["name"] for i in inspect(conn).get_indexes("product")}
+    assert {"ix_product_origin", "ix_product_maker_id"} <= indexes
+    assert project.rows("product", "name", "origin", "maker_id") == [("tea", None, None)]
+    assert project.migrate(v2).changes == []
+
+
 def test_adding_an_enum_or_bounded_field_to_a_table_in_use(project: Project) -> None:
     project.migrate(V1)
     project.insert(V1, "product", {"name": "tea"})

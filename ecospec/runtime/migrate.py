@@ -292,7 +292,10 @@ class _Planner:
         where = self.at_column(table, column.name)
         if column.nullable or row_count() == 0:
             self.changes.append(Change(f"add column {table}.{column.name}", where))
-            batch.append(sub)
+            # The column's index is a change of its own: Alembic would make it twice.
+            unindexed = column._copy()
+            unindexed.index = None
+            batch.append(ops.AddColumnOp(table, unindexed))
             return
         default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
         if default is None or callable(default):
