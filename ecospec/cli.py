@@ -109,22 +109,24 @@ def _migrate(args: argparse.Namespace) -> int:
     from ecospec.generator.loader import load_spec
     from ecospec.runtime.database import database_url
     from ecospec.runtime.migrate import migrate
+    from ecospec.runtime.migrationplan import summary
 
     spec = load_spec(args.project)
     url = database_url(spec, args.project)
     plan = migrate(spec, url, plan_only=args.plan, allow_data_loss=args.allow_data_loss)
+    shown = url.render_as_string(hide_password=True)
     if not plan.changes:
-        print(f"{url.render_as_string(hide_password=True)}: up to date")
+        print(f"{shown}: up to date")
         return 0
-    refused = [c for c in plan.changes if c.data_loss or c.blocked]
-    head = "plan" if args.plan else "applied"
-    print(f"{head} ({url.render_as_string(hide_password=True)}):")
+    print(f"{'plan' if args.plan else 'applied'} ({shown}): {summary(plan.changes)}")
     for change in plan.changes:
-        mark = "!" if change.data_loss or change.blocked else "+"
-        print(f"  {mark} {change}")
+        lost = change.data_loss or change.blocked
+        if args.plan or args.verbose or lost:  # what lost data is always told
+            print(f"  {'!' if lost else '+'} {change}")
     if plan.backup:
         print(f"backup of the database before the change: {plan.backup}")
-    if args.plan and refused and not args.allow_data_loss:
+    refused = plan.blocked + ([] if args.allow_data_loss else plan.data_loss)
+    if args.plan and refused:
         print(f"{len(refused)} of these would be refused (marked !)")
         return 1
     return 0
@@ -431,7 +433,14 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser(
         "migrate", parents=[common], help="bring the database in line with the spec"
     )
-    migrate.add_argument("--plan", action="store_true", help="show the changes, apply nothing")
+    migrate.add_argument(
+        "--plan",
+        action="store_true",
+        help="list every change, apply nothing; exit 1 if any is refused",
+    )
+    migrate.add_argument(
+        "-v", "--verbose", action="store_true", help="list every change applied, not only counts"
+    )
     migrate.add_argument(
         "--allow-data-loss",
         action="store_true",

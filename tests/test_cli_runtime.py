@@ -67,9 +67,11 @@ def test_migrate_plan_applies_nothing(
     code, out, err = run(capsys, "migrate", "--plan", "--project", str(shop))
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0] == f"plan ({shown(using)}):"
+    assert lines[0] == f"plan ({shown(using)}): 6 tables and 3 indexes created"
     assert "  + spec/entities/shop.yaml:3:5: create table category" in lines
     assert "  + spec/entities/shop.yaml:8:5: create table product" in lines
+    assert "  + spec/entities/shop.yaml:8:5: create index ix_product_category_id" in lines
+    assert len(lines) == 1 + 2 + 3 + 1  # Ecospec's own tables are one line
     assert not {"category", "product"} & tables(using)
 
 
@@ -77,8 +79,7 @@ def test_migrate_applies_then_is_up_to_date(
     capsys: pytest.CaptureFixture[str], shop: Path, using: str
 ) -> None:
     code, out, _ = run(capsys, "migrate", "--project", str(shop))
-    assert code == 0
-    assert out.splitlines()[0] == f"applied ({shown(using)}):"
+    assert (code, out) == (0, f"applied ({shown(using)}): 6 tables and 3 indexes created\n")
     assert {"category", "product"} <= tables(using)
     assert run(capsys, "migrate", "--project", str(shop)) == (
         0,
@@ -105,7 +106,8 @@ def test_migrate_refuses_data_loss_until_allowed(
     )
     code, out, err = run(capsys, "migrate", "--plan", "--project", str(shop))
     assert (code, err) == (1, "")
-    assert out.splitlines()[1:] == [
+    assert out.splitlines() == [
+        f"plan ({shown(using)}): 1 column dropped",
         "  ! spec/entities/shop.yaml:8:5: drop column product.price (2 records with a value)",
         "1 of these would be refused (marked !)",
     ]
@@ -115,7 +117,7 @@ def test_migrate_refuses_data_loss_until_allowed(
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[:2] == [
-        f"applied ({shown(using)}):",
+        f"applied ({shown(using)}): 1 column dropped",
         "  ! spec/entities/shop.yaml:8:5: drop column product.price (2 records with a value)",
     ]
     database = sqlite_file(resolve(using))
@@ -125,6 +127,48 @@ def test_migrate_refuses_data_loss_until_allowed(
         assert backup.is_file() and backup.suffix == ".bak"
     else:
         assert len(lines) == 2
+
+
+def test_migrate_verbose_lists_every_change_applied(
+    capsys: pytest.CaptureFixture[str], shop: Path, using: str, write_spec: WriteSpec
+) -> None:
+    assert run(capsys, "migrate", "--project", str(shop))[0] == 0
+    entities = SHOP["spec/entities/shop.yaml"].replace(
+        "      price: {type: money, min: 0}\n",
+        "      price: {type: money, min: 0}\n"
+        "      stock: {type: int, min: 0}\n"
+        "      origin: {type: string, max_length: 40, index: true}\n",
+    )
+    write_spec(shop, {"spec/entities/shop.yaml": entities})
+    code, out, err = run(capsys, "migrate", "-v", "--project", str(shop))
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"applied ({shown(using)}): 2 columns and 1 check added; 1 index created",
+        "  + spec/entities/shop.yaml:13:14: add column product.stock",
+        "  + spec/entities/shop.yaml:14:15: add column product.origin",
+        "  + spec/entities/shop.yaml:8:5: create index ix_product_origin",
+        '  + spec/entities/shop.yaml:13:14: add check "stock" >= 0 on product',
+    ]
+
+
+def test_migrate_plan_refuses_what_cannot_be_made_even_with_data_loss_allowed(
+    capsys: pytest.CaptureFixture[str], shop: Path, using: str, write_spec: WriteSpec
+) -> None:
+    assert run(capsys, "seed", "--project", str(shop))[0] == 0
+    entities = SHOP["spec/entities/shop.yaml"].replace(
+        "      price: {type: money, min: 0}\n",
+        "      price: {type: money, min: 0}\n      origin: {type: string, required: true}\n",
+    )
+    write_spec(shop, {"spec/entities/shop.yaml": entities})
+    (shop / "spec/seed/shop.yaml").unlink()  # its records lack the new field
+    code, out, err = run(capsys, "migrate", "--plan", "--allow-data-loss", "--project", str(shop))
+    assert (code, err) == (1, "")
+    assert out.splitlines() == [
+        f"plan ({shown(using)}): 1 column added",
+        "  ! spec/entities/shop.yaml:13:15: add required column product.origin"
+        " — 2 records would have no value; give the field a default",
+        "1 of these would be refused (marked !)",
+    ]
 
 
 def test_seed_is_idempotent(capsys: pytest.CaptureFixture[str], shop: Path, using: str) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import produce_migrations
@@ -36,47 +34,19 @@ from ecospec.generator.model import Spec
 from ecospec.generator.tables import build_metadata, column_name, table_name
 from ecospec.runtime.capabilities import CAPABILITIES
 from ecospec.runtime.database import READ_ONLY, sqlite_file, sync_engine
+from ecospec.runtime.migrationplan import Change, MigrationPlan, op_change
 from ecospec.runtime.system import CORE_TABLES, SYSTEM
+
+__all__ = ["Change", "MigrationPlan", "migrate", "migrate_additive"]
 
 REGISTRY = "ecospec_tables"
 _registry_md = MetaData()
 _registry = Table(REGISTRY, _registry_md, Column("name", String(128), primary_key=True))
 
 
-@dataclass(frozen=True)
-class Change:
-    """One step of a migration, with where in the spec it comes from."""
-
-    description: str
-    location: Location | None = None
-    data_loss: bool = False
-    blocked: str | None = None  # why it cannot be applied even with --allow-data-loss
-
-    def __str__(self) -> str:
-        where = f"{self.location}: " if self.location else ""
-        tail = f" — {self.blocked}" if self.blocked else ""
-        return f"{where}{self.description}{tail}"
-
-
-@dataclass
-class MigrationPlan:
-    changes: list[Change] = field(default_factory=list)
-    backup: Path | None = None
-
-    @property
-    def data_loss(self) -> list[Change]:
-        return [c for c in self.changes if c.data_loss]
-
-    @property
-    def blocked(self) -> list[Change]:
-        return [c for c in self.changes if c.blocked]
-
-    @property
-    def additive(self) -> bool:
-        return not self.data_loss and not self.blocked
-
-
 Step = Callable[[Connection, Operations], None]
+REQUIRED = ("column", "made required")
+UNIQUE = ("column", "made unique")
 
 
 class _Planner:
@@ -127,7 +97,11 @@ class _Planner:
                     self.conn.execute(_registry.insert().values(name=new))
                     existing = (existing - {old}) | {new}
                     self.changes.append(
-                        Change(f"rename table {old} to {new} (data kept)", entity.location)
+                        Change(
+                            f"rename table {old} to {new} (data kept)",
+                            entity.location,
+                            kind=("table", "renamed"),
+                        )
                     )
             if new not in existing:
                 continue
@@ -143,7 +117,9 @@ class _Planner:
                     )
                     self.changes.append(
                         Change(
-                            f"rename column {new}.{old_col} to {new_col} (data kept)", f.location
+                            f"rename column {new}.{old_col} to {new_col} (data kept)",
+                            f.location,
+                            kind=("column", "renamed"),
                         )
                     )
 
@@ -165,7 +141,13 @@ class _Planner:
         missing = [t for t in SYSTEM.sorted_tables if t in own and t.name not in present]
         if missing:
             names = ", ".join(t.name for t in missing)
-            self.changes.append(Change(f"create Ecospec's own tables ({names})"))
+            self.changes.append(
+                Change(
+                    f"create Ecospec's own tables ({names})",
+                    kind=("table", "created"),
+                    count=len(missing),
+                )
+            )
             self.steps.append(lambda conn, _ops: SYSTEM.create_all(conn, tables=missing))
         known = set(self.conn.execute(select(_registry.c.name)).scalars())
 
@@ -194,13 +176,14 @@ class _Planner:
                         f"drop table {item.table_name} ({_rows(rows)})",
                         None,
                         data_loss=True,
+                        kind=("table", "dropped"),
                     )
                 )
                 late.append(self._drop_table(item))  # after the refs to it are gone
             elif isinstance(item, ops.ModifyTableOps):
                 self.modify_table(item)
             elif isinstance(item, ops.CreateIndexOp | ops.DropIndexOp):
-                self.changes.append(Change(_describe(item), self.at_table(item.table_name or "")))
+                self.changes.append(op_change(item, self.at_table(item.table_name or "")))
                 self.steps.append(self._invoke(item))
         self.check_constraints()
         self.steps.extend(late)
@@ -222,7 +205,11 @@ class _Planner:
 
     def create_table(self, item: ops.CreateTableOp) -> None:
         self.changes.append(
-            Change(f"create table {item.table_name}", self.at_table(item.table_name))
+            Change(
+                f"create table {item.table_name}",
+                self.at_table(item.table_name),
+                kind=("table", "created"),
+            )
         )
 
         def step(conn: Connection, operations: Operations) -> None:
@@ -254,6 +241,7 @@ class _Planner:
                         f"drop column {table}.{sub.column_name} ({_rows(filled, 'with a value')})",
                         self.at_table(table),
                         data_loss=True,
+                        kind=("column", "dropped"),
                     )
                 )
                 batch.append(sub)
@@ -262,7 +250,7 @@ class _Planner:
             elif isinstance(sub, ops.AddConstraintOp):
                 self.add_constraint(table, sub, batch)
             else:
-                self.changes.append(Change(_describe(sub), self.at_table(table)))
+                self.changes.append(op_change(sub, self.at_table(table)))
                 batch.append(sub)
         if batch or after or before:
             self.steps.append(self._table_step(table, batch, after, before))
@@ -291,7 +279,9 @@ class _Planner:
         column = sub.column
         where = self.at_column(table, column.name)
         if column.nullable or row_count() == 0:
-            self.changes.append(Change(f"add column {table}.{column.name}", where))
+            self.changes.append(
+                Change(f"add column {table}.{column.name}", where, kind=("column", "added"))
+            )
             # The column's index is a change of its own: Alembic would make it twice.
             unindexed = column._copy()
             unindexed.index = None
@@ -304,6 +294,7 @@ class _Planner:
                     f"add required column {table}.{column.name}",
                     where,
                     blocked=f"{_rows(row_count())} would have no value; give the field a default",
+                    kind=("column", "added"),
                 )
             )
             return
@@ -311,6 +302,7 @@ class _Planner:
             Change(
                 f"add column {table}.{column.name}, filling {_rows(row_count())} with {default!r}",
                 where,
+                kind=("column", "added"),
             )
         )
         loose = Column(column.name, column.type, nullable=True)
@@ -347,7 +339,11 @@ class _Planner:
             empty = self.count(table, f"{_quote(self.conn, sub.column_name)} IS NULL")
             if empty and default is not None and not callable(default) and target is not None:
                 self.changes.append(
-                    Change(f"make {name} required, filling {_rows(empty)} with {default!r}", where)
+                    Change(
+                        f"make {name} required, filling {_rows(empty)} with {default!r}",
+                        where,
+                        kind=REQUIRED,
+                    )
                 )
                 column = target.c[sub.column_name]
 
@@ -363,22 +359,36 @@ class _Planner:
                         f"make {name} required",
                         where,
                         blocked=f"{_rows(empty)} have no value; give the field a default or fill them first",
+                        kind=REQUIRED,
                     )
                 )
                 return
-            self.changes.append(Change(f"make {name} required", where))
+            self.changes.append(Change(f"make {name} required", where, kind=REQUIRED))
         elif sub.modify_nullable is True:
-            self.changes.append(Change(f"make {name} optional", where))
+            self.changes.append(
+                Change(f"make {name} optional", where, kind=("column", "made optional"))
+            )
         if sub.modify_type is not None:
             old = sub.existing_type
             if _widens(old, sub.modify_type):
-                self.changes.append(Change(f"widen {name} from {old} to {sub.modify_type}", where))
+                self.changes.append(
+                    Change(
+                        f"widen {name} from {old} to {sub.modify_type}",
+                        where,
+                        kind=("column", "widened"),
+                    )
+                )
             else:
                 self.changes.append(
-                    Change(f"change {name} from {old} to {sub.modify_type}", where, data_loss=True)
+                    Change(
+                        f"change {name} from {old} to {sub.modify_type}",
+                        where,
+                        data_loss=True,
+                        kind=("column", "changed"),
+                    )
                 )
         if sub.modify_nullable is None and sub.modify_type is None:
-            self.changes.append(Change(f"alter {name}", where))
+            self.changes.append(Change(f"alter {name}", where, kind=("column", "altered")))
         batch.append(sub)
 
     def add_constraint(self, table: str, sub: ops.AddConstraintOp, batch: list[Any]) -> None:
@@ -397,12 +407,13 @@ class _Planner:
                         f"make {table}.{sub.columns[0]} unique",
                         where,
                         blocked=f"{dupes} values are shared by several records; make them distinct first",
+                        kind=UNIQUE,
                     )
                 )
                 return
-            self.changes.append(Change(f"make {table}.{sub.columns[0]} unique", where))
+            self.changes.append(Change(f"make {table}.{sub.columns[0]} unique", where, kind=UNIQUE))
         else:
-            self.changes.append(Change(_describe(sub), self.at_table(table)))
+            self.changes.append(op_change(sub, self.at_table(table)))
         batch.append(sub)
 
     def check_constraints(self) -> None:
@@ -424,7 +435,13 @@ class _Planner:
             for name in sorted(have - set(want)):
                 if name.startswith("ck_"):
                     items.append(ops.DropConstraintOp(name, table.name, type_="check"))
-                    self.changes.append(Change(f"drop check {name}", self.at_table(table.name)))
+                    self.changes.append(
+                        Change(
+                            f"drop check {name}",
+                            self.at_table(table.name),
+                            kind=("check", "dropped"),
+                        )
+                    )
             for name in sorted(set(want) - have):
                 check = want[name]
                 condition = str(check.sqltext)  # type: ignore[attr-defined]
@@ -439,11 +456,14 @@ class _Planner:
                             f"add check {condition} on {table.name}",
                             where,
                             blocked=f"{_rows(bad)} fail it; change them first",
+                            kind=("check", "added"),
                         )
                     )
                     continue
                 items.append(ops.CreateCheckConstraintOp(name, table.name, condition))
-                self.changes.append(Change(f"add check {condition} on {table.name}", where))
+                self.changes.append(
+                    Change(f"add check {condition} on {table.name}", where, kind=("check", "added"))
+                )
             if items:
                 self.steps.append(self._table_step(table.name, items, []))
 
@@ -463,13 +483,6 @@ def _widens(old: Any, new: Any) -> bool:
             return True
         return old.length is not None and new.length >= old.length
     return False
-
-
-def _describe(item: Any) -> str:
-    name = type(item).__name__.removesuffix("Op")
-    words = "".join(f" {ch.lower()}" if ch.isupper() else ch for ch in name).strip()
-    target = getattr(item, "index_name", None) or getattr(item, "constraint_name", None) or ""
-    return f"{words} {target}".strip()
 
 
 def _quote(conn: Connection, name: str) -> str:
