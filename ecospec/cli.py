@@ -62,12 +62,23 @@ def _jsonschema(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from ecospec.generator.scaffold import scaffold
+    from ecospec.generator.scaffold import scaffold, untracked_in
 
     target: Path = args.dir if args.dir is not None else args.project
-    written = scaffold(target, name=args.name)
-    for path in written:
-        print(f"created {path}")
+    done = scaffold(target, name=args.name)
+    print(f"created {done.ecosystem} in {done.folder}:")
+    for path in done.written:
+        print(f"  {path}")
+    for path in done.kept:
+        print(f"kept {path}, which was there already")
+    top = untracked_in(done.folder)
+    if top is not None:
+        print(
+            f"ecospec: warning: {done.folder} is inside the git work tree {top}, where its files "
+            f"are untracked: `git add` them there, or create the project elsewhere (CI reads "
+            ".github/ and .gitlab-ci.yml only at the top of a repository)",
+            file=sys.stderr,
+        )
     print(f"next: ecospec check --project {json.dumps(str(target), ensure_ascii=False)}")
     return 0
 

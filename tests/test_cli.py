@@ -272,11 +272,26 @@ def test_init_scaffolds_a_project_that_passes_strict_check(
 ) -> None:
     target = tmp_path / "tea-shop"
 
-    code, out, _ = run(capsys, "init", str(target))
+    code, out, err = run(capsys, "init", str(target))
 
-    assert code == 0
-    assert out.splitlines()[-1] == f'next: ecospec check --project "{target}"'
-    assert f"created {target / 'spec/ecosystem.yaml'}" in out.splitlines()
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"created tea-shop in {target}:",
+        "  spec/ecosystem.yaml",
+        "  spec/entities/catalog.yaml",
+        "  spec/entities/crm.yaml",
+        "  spec/roles.yaml",
+        "  spec/landings/product.yaml",
+        "  spec/seed/catalog.yaml",
+        "  ecospec.schema.json",
+        "  schema.graphql",
+        "  .gitignore",
+        "  ci/ecospec.sh",
+        "  .github/workflows/ecospec.yml",
+        "  .gitlab-ci.yml",
+        f'next: ecospec check --project "{target}"',
+    ]
+    assert os.access(target / "ci/ecospec.sh", os.X_OK)
     assert (target / "spec/ecosystem.yaml").read_text(encoding="utf-8").splitlines()[:2] == [
         "# yaml-language-server: $schema=../ecospec.schema.json",
         "ecosystem: tea-shop",
@@ -285,6 +300,76 @@ def test_init_scaffolds_a_project_that_passes_strict_check(
     code, out, _ = run(capsys, "check", "--strict", "--project", str(target))
     assert code == 0
     assert out == "tea-shop: 6 files, 3 entities, 2 roles, 1 landing: OK\n"
+    code, out, _ = run(capsys, "schema", "--check", "--project", str(target))
+    assert (code, out) == (0, f"{target / 'schema.graphql'}: up to date\n")
+
+
+def test_init_of_a_relative_folder_says_where_it_is(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    code, out, _ = run(capsys, "init", "shop")
+
+    assert code == 0
+    assert out.splitlines()[0] == f"created shop in {tmp_path / 'shop'}:"
+    assert out.splitlines()[-1] == 'next: ecospec check --project "shop"'
+
+
+def test_init_keeps_the_ci_settings_a_folder_has(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "shop"
+    (target / ".github/workflows").mkdir(parents=True)
+    (target / ".github/workflows/ecospec.yml").write_text("name: ours\n", encoding="utf-8")
+    (target / ".gitignore").write_text("*.log\n", encoding="utf-8")
+
+    code, out, _ = run(capsys, "init", str(target))
+
+    assert code == 0
+    lines = out.splitlines()
+    assert "  .github/workflows/ecospec.yml" not in lines
+    assert lines[-3:-1] == [
+        "kept .gitignore, which was there already",
+        "kept .github/workflows/ecospec.yml, which was there already",
+    ]
+    assert (target / ".github/workflows/ecospec.yml").read_text(encoding="utf-8") == "name: ours\n"
+    assert (target / ".gitignore").read_text(encoding="utf-8") == "*.log\n"
+    assert (target / "ci/ecospec.sh").is_file()
+
+
+def git_repository(folder: Path) -> Path:
+    folder.mkdir()
+    subprocess.run(["git", "init", "--quiet", str(folder)], check=True, timeout=60)
+    return folder
+
+
+def test_init_inside_a_git_work_tree_warns_that_the_files_are_untracked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    repository = git_repository(tmp_path / "website")
+    target = repository / "shop"
+
+    code, out, err = run(capsys, "init", str(target))
+
+    assert code == 0
+    assert out.splitlines()[0] == f"created shop in {target}:"
+    assert err == (
+        f"ecospec: warning: {target} is inside the git work tree {repository}, where its files"
+        " are untracked: `git add` them there, or create the project elsewhere (CI reads .github/"
+        " and .gitlab-ci.yml only at the top of a repository)\n"
+    )
+
+
+def test_init_does_not_warn_at_the_top_of_a_repository_or_where_it_is_ignored(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    repository = git_repository(tmp_path / "website")
+    (repository / ".gitignore").write_text("/scratch/\n", encoding="utf-8")
+
+    assert run(capsys, "init", str(repository))[::2] == (0, "")
+    assert run(capsys, "init", str(repository / "scratch" / "shop"))[::2] == (0, "")
+    assert run(capsys, "init", str(tmp_path / "elsewhere"))[::2] == (0, "")
 
 
 def test_init_takes_a_name(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
