@@ -205,6 +205,24 @@ def test_the_index_links_every_doc() -> None:
     assert not missing, f"docs/index.md does not link {missing}"
 
 
+def test_every_command_is_in_the_tables_of_commands() -> None:
+    commands = sorted(subcommands())
+    cli_table = re.findall(r"^\| \[`ecospec (\w+)`\]", read(DOCS / "cli.md"), re.MULTILINE)
+    assert sorted(cli_table) == commands, "docs/cli.md's table of commands"
+    row = next(line for line in read(DOCS / "index.md").splitlines() if "(cli.md)" in line)
+    listed = re.findall(r"`(\w+)`", row)
+    assert [c for c in commands if c not in listed] == [], "docs/index.md's row of cli.md"
+    readme = set(re.findall(r"^\| `ecospec (\w+)", read(ROOT / "README.md"), re.MULTILINE))
+    readme |= set(re.findall(r"`ecospec (\w+)`", read(ROOT / "README.md")))
+    assert [c for c in commands if c not in readme] == [], "README's table of commands"
+
+
+def test_the_readme_links_every_doc() -> None:
+    readme = read(ROOT / "README.md")
+    missing = [p.name for p in sorted(DOCS.glob("*.md")) if f"(docs/{p.name})" not in readme]
+    assert not missing, f"README.md's documentation list does not link {missing}"
+
+
 def test_the_example_project_passes_check(tmp_path: Path) -> None:
     """The docs/spec.md examples that start with `# spec/<file>` form one valid project."""
     blocks = re.findall(r"```yaml\n# (spec/\S+\.ya?ml)\n(.*?)```", read(DOCS / "spec.md"), re.S)
