@@ -7,10 +7,12 @@ PORT ?= 8000
 
 .PHONY: demo test lint typecheck pytest schema-check graphiql clean
 
+# pip --quiet once still relays the build backend's notices (setuptools' word on editable
+# installs) as warnings; twice, it prints errors alone.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --quiet --upgrade pip
+	$(BIN)/pip install --quiet --quiet -e '.[dev]'
 	touch $(STAMP)
 
 # The demo ecosystem on embedded SQLite: check, migrate, seed, build the sites, then serve
