@@ -102,7 +102,7 @@ def test_the_script_checks_builds_publishes_and_purges_the_demo_then_what_change
         "==> check the spec",
         "==> check schema.graphql against the spec",
         "==> plan the migration of ECOSPEC_DATABASE_URL",
-        "==> build the sites from the database",
+        "==> build the sites from ECOSPEC_DATABASE_URL",
         "==> 138 changed URLs, listed in ./.ecospec/changed-urls.txt",
         "==> publish the sites",
         "==> purge the changed URLs",

@@ -117,8 +117,13 @@ if [ -n "${ECOSPEC_RUNTIME_URL:-}" ]; then
     "$ecospec" build --project "$project" --out "$sites" --changed-list "$changed" \
         --from "$ECOSPEC_RUNTIME_URL" || failed
 else
-    begin "build the sites from the database" \
-        "$ecospec build --project $project --out $sites --changed-list $changed"
+    if [ -n "${ECOSPEC_DATABASE_URL:-}" ]; then
+        begin "build the sites from ECOSPEC_DATABASE_URL" \
+            "$ecospec build --project $project --out $sites --changed-list $changed"
+    else
+        begin "build the sites from the spec's own database (ECOSPEC_DATABASE_URL is unset)" \
+            "$ecospec build --project $project --out $sites --changed-list $changed"
+    fi
     "$ecospec" build --project "$project" --out "$sites" --changed-list "$changed" || failed
 fi
 pages=$(wc -l <"$changed" | tr -d ' ')
