@@ -65,3 +65,37 @@ def test_only_a_list_its_limit_cut_short_has_a_last_record() -> None:
     assert cut_short(rows, ["price"], 5) is None  # fewer rows than the limit: nothing was cut
     assert cut_short(rows, ["price"], None) is None
     assert cut_short(rows, [], 4) is None  # no order: which rows were cut is the database's
+
+
+def test_a_missing_value_is_unknown_and_not_keeps_it_so() -> None:
+    spec = demo_spec()
+    bare = {**APARTMENT, "floor": None}
+    assert matches(spec, "Apartment", {"floor": {"ne": 3}}, bare) is False
+    assert matches(spec, "Apartment", {"not": {"floor": {"eq": 3}}}, bare) is False
+    assert matches(spec, "Apartment", {"not": {"floor": {"nin": [3]}}}, bare) is False
+    assert matches(spec, "Apartment", {"or": [{"floor": {"eq": 3}}, {"rooms": {"eq": 2}}]}, bare)
+    assert matches(spec, "Apartment", {"not": {"floor": {"isNull": True}}}, bare) is False
+    assert matches(spec, "Apartment", {"floor": {"eq": None}}, bare) is True
+
+
+def test_values_compare_as_their_field_s_type() -> None:
+    spec = demo_spec()
+    assert matches(spec, "Apartment", {"area": {"eq": "54.3"}, "rooms": {"eq": "2"}}, APARTMENT)
+    assert matches(spec, "Apartment", {"area": {"gte": 54.305}}, APARTMENT) is False
+    assert matches(spec, "Apartment", {"complex": {"in": ["03", 7]}}, APARTMENT) is True
+    assert matches(spec, "Apartment", {"code": {"eq": "1"}}, {**APARTMENT, "code": "1.0"}) is False
+    # text order is the database's collation
+    assert matches(spec, "Apartment", {"code": {"gt": "A"}}, {**APARTMENT, "code": "B"}) is None
+    lead = {"id": 1, "created_at": "2026-05-01T07:00:00.000000+00:00"}
+    assert matches(spec, "Lead", {"created_at": {"eq": "2026-05-01T10:00:00+03:00"}}, lead)
+    assert matches(spec, "Lead", {"created_at": {"lt": "2026-05-02"}}, lead) is True
+
+
+def test_a_role_s_filter_takes_the_session_s_variables() -> None:
+    spec = demo_spec()
+    lead = {"id": 4, "manager": {"id": "3"}, "status": "new"}
+    mine = {"or": [{"manager": {"eq": "$user.id"}}, {"status": {"eq": "won"}}]}
+    assert matches(spec, "Lead", mine, lead, {"id": "3"}) is True
+    assert matches(spec, "Lead", mine, lead, {"id": 5}) is False
+    # a variable the session does not carry denies the whole filter
+    assert matches(spec, "Lead", mine, {**lead, "status": "won"}, {}) is False
