@@ -12,6 +12,7 @@ from dbs import Api, WriteSpec, api_on, demo_spec, resolve
 from sqlalchemy import create_engine
 
 from ecospec.generator.api import build_schema
+from ecospec.generator.build import fold
 from ecospec.generator.loader import load_spec
 from ecospec.runtime.catalog import build_catalog
 from ecospec.runtime.cursors import decode_cursor, encode_cursor
@@ -268,6 +269,7 @@ LEDGER = {
               amount: {type: money}
               rate: {type: decimal, scale: 4}
               units: {type: decimal, scale: 0}
+              pieces: {type: int}
               extra: {type: json}
     """,
 }
@@ -308,6 +310,29 @@ def test_signed_and_scaled_decimals_are_exact(
         "min": {"amount": "-5.05", "rate": "-1.5000"},
         "max": {"amount": "10.00", "units": "12"},
     }
+
+
+def test_averages_are_exact_and_as_the_sites_fold_them(
+    database: str, write_spec: WriteSpec, tmp_path: Path
+) -> None:
+    """A float's 53 bits would round the average of large amounts (SQLite averaged through
+    one), and an average of whole numbers is written to the same 9 places on both databases."""
+    api = ledger_api(database, write_spec, tmp_path)
+    try:
+        for i, (amount, pieces) in enumerate([("90071992547409.93", 1), ("0", 2), (None, 2)]):
+            api.data(
+                "mutation($i: EntryCreateInput!) { createEntry(input: $i) { id } }",
+                {"i": {"label": f"e{i}", "amount": amount, "pieces": pieces}},
+            )
+        data = api.data("{ entries { amount pieces } entriesAggregate { avg { amount pieces } } }")
+    finally:
+        api.close()
+    assert data["entriesAggregate"]["avg"] == {"amount": "45035996273704.97", "pieces": 1.666666667}
+    spec = api.eco.spec
+    assert [fold(spec, "Entry", "avg", f, data["entries"]) for f in ("amount", "pieces")] == [
+        "45035996273704.97",
+        1.666666667,
+    ]
 
 
 def ledger_api(database: str, write_spec: WriteSpec, tmp_path: Path) -> Api:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from ecospec.generator.blocks import Block, BlockLibrary, ParamSpec
 from ecospec.generator.errors import BuildError
+from ecospec.generator.fieldtypes import AVERAGE_PLACES
 from ecospec.generator.manifest import MANIFEST as MANIFEST
 from ecospec.generator.manifest import PageIndex, frozen, page_index, read_manifest, write_manifest
 from ecospec.generator.matching import matches
@@ -686,15 +687,23 @@ def fold(
         if op == "sum":
             return str(total.quantize(unit))
         if op == "avg":
-            return str((total / Decimal(len(numbers))).quantize(unit, rounding=ROUND_HALF_UP))
+            return str(mean(int(total.scaleb(f.decimal_places)), len(numbers), f.decimal_places))
         chosen = min(numbers) if op == "min" else max(numbers)
         return str(chosen.quantize(unit))
     if f.type == "int":
         if op == "sum":
             return sum(int(v) for v in values)
         if op == "avg":
-            return sum(int(v) for v in values) / len(values)
+            return float(mean(sum(int(v) for v in values), len(values), 0, AVERAGE_PLACES))
     return min(values) if op == "min" else max(values)
+
+
+def mean(total: int, count: int, scale: int, places: int = 0) -> Decimal:
+    """The average of `count` values whose sum is `total` (in units of 10**-scale), exact to
+    `scale + places` decimal places, rounded half away from zero: as the databases compute it."""
+    scaled, rest = divmod(abs(total) * 10**places, count)
+    scaled += 2 * rest >= count
+    return Decimal(scaled if total >= 0 else -scaled).scaleb(-scale - places)
 
 
 def _css_vars(theme: dict[str, str]) -> Markup:

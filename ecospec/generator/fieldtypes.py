@@ -13,6 +13,10 @@ ORDERING = ("gt", "gte", "lt", "lte")
 TEXT_SEARCH = ("contains", "startsWith")
 ALL_OPERATORS = (*EQUALITY, *ORDERING, *TEXT_SEARCH)
 
+# An average of whole numbers is exact to this many decimal places, rounded half away from zero,
+# on every database and in the sites' own folds.
+AVERAGE_PLACES = 9
+
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{5,20}[0-9]$")
 URL_RE = re.compile(r"^(?:https?://[^\s/$.?#][^\s]*|/[^\s]*)$")

@@ -293,7 +293,7 @@ class Compiler:
         if how == "avg":
             if exact:
                 return self.dialect.avg_decimal_text(column, places)
-            return func.avg(column)
+            return self.dialect.avg_whole(column)
         folded = getattr(func, how)(column)
         if exact:
             return self.dialect.decimal_text(folded, places)

@@ -8,6 +8,8 @@ from sqlalchemy import Integer, String, Text, case, cast, func, literal, literal
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
+from ecospec.generator.fieldtypes import AVERAGE_PLACES
+
 Expr = ColumnElement[Any]
 
 
@@ -21,6 +23,22 @@ def _flat(pairs: list[tuple[str, Expr]]) -> list[Any]:
     for key, value in pairs:
         args.extend([_key(key), value])
     return args
+
+
+def _average(value: Expr, shift: int) -> Expr:
+    """SQLite: the average of integers, times 10**shift, rounded half away from zero, in
+    integers only (a float's 53 bits would round large amounts). Division truncates toward
+    zero and a remainder takes the dividend's sign, so twice a remainder divided by the count
+    is the rounding step: -1, 0 or 1."""
+    total = type_coerce(func.sum(value), Integer())
+    count = func.count(value)
+    if shift == 0:
+        return total.op("/")(count) + (2 * total.op("%")(count)).op("/")(count)
+    unit: Expr = literal_column(str(10**shift))
+    rest = total.op("%")(count) * unit
+    return (
+        total.op("/")(count) * unit + rest.op("/")(count) + (2 * rest.op("%")(count)).op("/")(count)
+    )
 
 
 class SqlDialect:
@@ -91,7 +109,11 @@ class SqlDialect:
         return case((raw.is_(None), None), else_=sign.concat(body))
 
     def avg_decimal_text(self, value: Expr, scale: int) -> Expr:
-        return self.decimal_text(cast(func.round(func.avg(value)), Integer()), scale)
+        return self.decimal_text(_average(value, 0), scale)
+
+    def avg_whole(self, value: Expr) -> Expr:
+        """The average of whole numbers as a JSON number with AVERAGE_PLACES decimal places."""
+        return func.json(self.decimal_text(_average(value, AVERAGE_PLACES), AVERAGE_PLACES))
 
     def datetime_text(self, value: Expr) -> Expr:
         return value
@@ -155,6 +177,9 @@ class PostgresDialect(SqlDialect):
 
     def avg_decimal_text(self, value: Expr, scale: int) -> Expr:
         return cast(func.round(func.avg(value), scale), Text())
+
+    def avg_whole(self, value: Expr) -> Expr:
+        return func.round(func.avg(value), AVERAGE_PLACES)
 
     def datetime_text(self, value: Expr) -> Expr:
         return func.to_char(
