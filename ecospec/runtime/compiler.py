@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import operator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from graphql import (
@@ -17,17 +19,41 @@ from graphql import (
 )
 from graphql.execution.collect_fields import collect_sub_fields
 from graphql.execution.values import get_argument_values
-from sqlalchemy import Select, and_, false, func, literal, literal_column, not_, or_, select, true
+from sqlalchemy import (
+    Boolean,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    null,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from ecospec.generator.fieldtypes import ALL_OPERATORS
+from ecospec.generator.matching import typed
 from ecospec.runtime.catalog import Catalog, EntityInfo, FieldInfo
 from ecospec.runtime.cursors import cursor_value_fits, decode_cursor
 from ecospec.runtime.sqldialect import Expr, SqlDialect
 from ecospec.runtime.types import CompileError, Policy, to_id
 
 NUMERIC = ("int", "decimal", "money")
+COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
 OPERATORS = frozenset(ALL_OPERATORS)
 
 # Entries of SQLite's parser stack a statement holds at the point where a record's fields are
@@ -38,13 +64,15 @@ TOP_CONNECTION = 37  # the nodes of a connection
 TOP_CTE = 18  # a record written as a common table expression
 NESTED_REF = 13
 NESTED_LIST = 19
-NESTED_FILTER = 8  # a filter through a ref: `column IN (SELECT id FROM … WHERE …)`
+# a filter through a ref: `column IN (SELECT id FROM … WHERE …)`, and beside it whether the ref
+# shows as empty
+NESTED_FILTER = 12
 # What a record's own fields may add beyond where it starts: a scalar (an exact decimal is the
-# tallest), a nested record written apart, a row filter two refs deep; or, with an aggregate
-# among them, an average of exact decimals.
+# tallest), a nested record written apart, a row filter two refs deep (with, beside it, whether
+# a ref shows as empty); or, with an aggregate among them, an average of exact decimals.
 TALLEST_FIELD = 19
 TALLEST_AGGREGATE = 42
-TALLEST_CONDITION = 11
+TALLEST_CONDITION = 16
 
 
 @dataclass
@@ -347,8 +375,8 @@ class Compiler:
                     ops = dict(cond.pop("id"))
                     empty = ops.pop("isNull")
                     if empty is not None:
-                        column = table.c[info.column]
-                        parts.append(column.is_(None) if empty else column.is_not(None))
+                        hidden = self.hidden(table, info, secure)
+                        parts.append(hidden if empty else not_(hidden))
                     if ops:
                         cond["id"] = ops
                     if not cond:
@@ -365,16 +393,39 @@ class Compiler:
                     ids = select(alias.c.id).where(*nested)
                     if hoisted:
                         ids = select(_cte(ids).c.id)
-                    parts.append(table.c[info.column].in_(ids))
+                    # a ref that shows as empty is unknown, even when no record passes (null
+                    # IN () is false)
+                    unknown = and_(self.hidden(table, info, secure), null())
+                    parts.append(or_(table.c[info.column].in_(ids), unknown))
                 else:
                     parts.append(self.condition(table, info, cond))
         return and_(true(), *parts)
 
+    def hidden(self, table: FromClause, info: FieldInfo, secure: bool) -> ColumnElement[bool]:
+        """Whether a ref shows as empty (true or false, never unknown): it is, or it points to a
+        record the policy hides, so that a filter tells no more of it than the answer does."""
+        column = table.c[info.column]
+        if not secure:
+            return column.is_(None)
+        target = self.catalog.entities[info.target or ""]
+        alias = target.table.alias()
+        with self.level(NESTED_FILTER, TALLEST_CONDITION) as hoisted:
+            visible = self.policy.row_filter(target.name, alias)
+        if visible is None:
+            return column.is_(None)
+        ids = select(alias.c.id).where(visible)
+        if hoisted:
+            ids = select(_cte(ids).c.id)
+        return or_(column.is_(None), column.not_in(ids))
+
     def condition(
         self, table: FromClause, info: FieldInfo, cond: dict[str, Any]
     ) -> ColumnElement[bool]:
+        """One field's operators, with the semantics generator.matching gives them in memory:
+        operands read as the field's type, one that is no value of it equal to none, and a
+        comparison with a record without a value unknown (SQL's null, which `not` keeps)."""
         column = table.c[info.column]
-        is_id = info.kind in ("id", "ref")
+        kind = "id" if info.kind in ("id", "ref") else info.type
         parts: list[ColumnElement[bool]] = []
         for op, value in cond.items():
             if op == "isNull":
@@ -388,32 +439,62 @@ class Compiler:
                 elif op == "ne":
                     parts.append(column.is_not(None))
                 continue
-            if is_id:
-                value = [to_id(v) for v in value] if isinstance(value, list) else to_id(value)
-            if op == "eq":
-                parts.append(column == value if value is not None else false())
-            elif op == "ne":
-                parts.append(column != value if value is not None else column.is_not(None))
-            elif op == "gt":
-                parts.append(column > value)
-            elif op == "gte":
-                parts.append(column >= value)
-            elif op == "lt":
-                parts.append(column < value)
-            elif op == "lte":
-                parts.append(column <= value)
-            elif op == "in":
-                parts.append(column.in_([v for v in value if v is not None]))
-            elif op == "nin":
-                # like ne, nin never matches records without a value
-                parts.append(
-                    and_(column.not_in([v for v in value if v is not None]), column.is_not(None))
-                )
-            elif op == "contains":
-                parts.append(self.dialect.contains(column, value))
+            if op == "contains":
+                parts.append(self.dialect.contains(column, str(value)))
             elif op == "startsWith":
-                parts.append(self.dialect.starts_with(column, value))
+                parts.append(self.dialect.starts_with(column, str(value)))
+            elif op in ("in", "nin"):
+                held = [self.held(kind, info, v) for v in value if v is not None]
+                given = [v for v in held if v is not None]
+                if not given:  # equal to none of no values; unknown without a value
+                    parts.append(_unknown_or(column, op == "nin"))
+                else:  # like ne, nin is unknown without a value: never matched, even under not
+                    parts.append(column.in_(given) if op == "in" else column.not_in(given))
+            else:
+                parts.append(self.compare(column, kind, info, op, value))
         return and_(true(), *parts)
+
+    def held(self, kind: str, info: FieldInfo, value: Any) -> Any:
+        """An operand as a value the field holds; None when it is none (not of the field's
+        type, or a number with more decimal places or digits than the field keeps)."""
+        operand = typed(kind, value)
+        if kind not in NUMERIC or operand is None:
+            return operand
+        unit, largest = self.exact_range(info)
+        if operand != operand.quantize(unit) or (largest is not None and abs(operand) > largest):
+            return None
+        return _held(kind, operand)
+
+    def exact_range(self, info: FieldInfo) -> tuple[Decimal, Decimal | None]:
+        """The step between a number field's values and the largest the database stores."""
+        places = info.spec.decimal_places if info.type != "int" and info.spec is not None else 0
+        return Decimal(1).scaleb(-places), self.dialect.largest_exact(places)
+
+    def compare(
+        self, column: Expr, kind: str, info: FieldInfo, op: str, value: Any
+    ) -> ColumnElement[bool]:
+        operand = typed(kind, value)
+        if operand is None:  # no value of the field's type: equal to none, ordered unknown
+            if op in ("eq", "ne"):
+                return _unknown_or(column, op == "ne")
+            return type_coerce(null(), Boolean())
+        held = self.held(kind, info, value)
+        if held is None:
+            # a number between two the field holds: greater than the one below, less than the
+            # one above; past the largest, greater or less than them all
+            if op in ("eq", "ne"):
+                return _unknown_or(column, op == "ne")
+            unit, largest = self.exact_range(info)
+            upward = op in ("gt", "gte")
+            bound = operand.quantize(unit, rounding=ROUND_FLOOR if upward else ROUND_CEILING)
+            if largest is not None and abs(bound) > largest:
+                return _unknown_or(column, (bound < 0) == upward)
+            beyond: ColumnElement[bool] = (
+                column > _held(kind, bound) if upward else column < _held(kind, bound)
+            )
+            return beyond
+        compared: ColumnElement[bool] = COMPARISONS[op](column, held)
+        return compared
 
     def sort_keys(
         self, entity: EntityInfo, order_by: list[dict[str, Any]] | None
@@ -569,6 +650,16 @@ class Compiler:
     def equal(self, table: FromClause, info: FieldInfo, value: Any) -> ColumnElement[bool]:
         column = table.c[info.column]
         return column.is_(None) if value is None else column == value
+
+
+def _held(kind: str, number: Decimal) -> int | Decimal:
+    return int(number) if kind == "int" else number
+
+
+def _unknown_or(column: Expr, verdict: bool) -> ColumnElement[bool]:
+    """`verdict` for a record with a value, unknown (SQL's null) for one without: what a
+    comparison with an operand no value can equal gives, so `not` keeps leaving it out."""
+    return case((column.is_(None), null()), else_=true() if verdict else false())
 
 
 def _cte(body: Select[Any]) -> FromClause:

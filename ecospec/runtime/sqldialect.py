@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Integer, String, Text, case, cast, func, literal, literal_column, type_coerce
@@ -115,6 +116,11 @@ class SqlDialect:
         """The average of whole numbers as a JSON number with AVERAGE_PLACES decimal places."""
         return func.json(self.decimal_text(_average(value, AVERAGE_PLACES), AVERAGE_PLACES))
 
+    def largest_exact(self, scale: int) -> Decimal | None:
+        """The largest exact decimal of this scale the database stores (None: past any value
+        a field may hold). SQLite keeps it scaled in a 64-bit integer."""
+        return Decimal(2**63 - 1).scaleb(-scale)
+
     def datetime_text(self, value: Expr) -> Expr:
         return value
 
@@ -180,6 +186,9 @@ class PostgresDialect(SqlDialect):
 
     def avg_whole(self, value: Expr) -> Expr:
         return func.round(func.avg(value), AVERAGE_PLACES)
+
+    def largest_exact(self, scale: int) -> Decimal | None:
+        return None
 
     def datetime_text(self, value: Expr) -> Expr:
         return func.to_char(

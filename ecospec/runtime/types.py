@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
+from ecospec.generator.matching import record_id
+
 
 class CompileError(GraphQLError):
     """A query that is valid GraphQL but cannot run as asked (a bad cursor, an orderBy with two keys)."""
@@ -24,11 +26,9 @@ class CompileError(GraphQLError):
 
 
 def to_id(value: Any) -> int | None:
-    try:
-        number = int(str(value))
-    except ValueError:
-        return None
-    return number if number > 0 else None
+    """An id as a client gives it, a number or its text, as the record's number; None for what
+    no record's id can be. Filters read ids the same way (generator.matching.record_id)."""
+    return record_id(value)
 
 
 @dataclass(frozen=True)
