@@ -335,6 +335,9 @@ class Case:
         }
         return f"Case({data}, roles={self.roles}, variables={self.variables}, where={self.where})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how Hypothesis prints it
+        printer.text(repr(self))
+
 
 @st.composite
 def cases(draw: Draw) -> Case:

@@ -140,17 +140,16 @@ def _filter(spec: Spec, entity: str, where: dict[str, Any], record: dict[str, An
 
 
 def _through(spec: Spec, target: str | None, cond: dict[str, Any], value: Any) -> Told:
-    """A filter on the record a ref points to. Whether the ref is empty (`id: {isNull: …}`) is
-    the referring record's own; the rest holds when the record pointed to passes it (a ref
+    """A filter on the record a ref points to. Whether the ref is empty is the referring
+    record's own (see emptiness); the rest holds when the record pointed to passes it (a ref
     that is empty is unknown)."""
-    verdicts: list[Told] = []
     rest = dict(cond)
-    on_id = rest.get("id")
-    if isinstance(on_id, dict) and on_id.get("isNull") is not None:
-        verdicts.append(_known((value is None) == bool(on_id["isNull"])))
-        rest["id"] = {op: v for op, v in on_id.items() if op != "isNull"}
+    asked: list[bool] = []
+    if isinstance(rest.get("id"), dict):
+        asked, rest["id"] = emptiness(rest["id"])
         if not rest["id"]:
             del rest["id"]
+    verdicts: list[Told] = [_known((value is None) == empty) for empty in asked]
     if rest:
         if value is None:
             verdicts.append(Truth.UNKNOWN)
@@ -163,6 +162,23 @@ def _through(spec: Spec, target: str | None, cond: dict[str, Any], value: Any) -
         else:
             verdicts.append(None)
     return _and(verdicts)
+
+
+def emptiness(on_id: dict[str, Any]) -> tuple[list[bool], dict[str, Any]]:
+    """Of the conditions on the id a ref points to, those that ask whether the ref is empty
+    (isNull, eq null, ne null), each as whether it is to be empty, and the others. Those are
+    the referring record's own, not the record's pointed to (an isNull of null asks nothing)."""
+    asked: list[bool] = []
+    rest: dict[str, Any] = {}
+    for op, value in on_id.items():
+        if op == "isNull":
+            if value is not None:
+                asked.append(bool(value))
+        elif op in ("eq", "ne") and value is None:
+            asked.append(op == "eq")
+        else:
+            rest[op] = value
+    return asked, rest
 
 
 # -- one condition --------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from ecospec.generator.fieldtypes import ALL_OPERATORS
-from ecospec.generator.matching import typed
+from ecospec.generator.matching import emptiness, typed
 from ecospec.runtime.catalog import Catalog, EntityInfo, FieldInfo
 from ecospec.runtime.cursors import cursor_value_fits, decode_cursor
 from ecospec.runtime.sqldialect import Expr, SqlDialect
@@ -365,18 +365,13 @@ class Compiler:
                 parts.append(not_(self.where(entity, table, cond, secure=secure)))
             else:
                 info = entity.fields[key]
-                if (
-                    info.kind == "ref"
-                    and isinstance(cond.get("id"), dict)
-                    and "isNull" in cond["id"]
-                ):
+                if info.kind == "ref" and isinstance(cond.get("id"), dict):
                     # "no ref" is a property of this row, not of a target row
                     cond = dict(cond)
-                    ops = dict(cond.pop("id"))
-                    empty = ops.pop("isNull")
-                    if empty is not None:
+                    asked, ops = emptiness(cond.pop("id"))
+                    if asked:
                         hidden = self.hidden(table, info, secure)
-                        parts.append(hidden if empty else not_(hidden))
+                        parts += [hidden if empty else not_(hidden) for empty in asked]
                     if ops:
                         cond["id"] = ops
                     if not cond:
